@@ -98,8 +98,12 @@ export interface Store {
    */
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean>
 
-  /** Delete the record and its index entry. Deleting a missing key resolves normally. */
-  destroy(key: string): Promise<void>
+  /**
+   * Delete the record and its index entry. Resolves `true` if a live record was deleted, `false`
+   * if there was none (deleting a missing key is not an error). The engine uses the answer to
+   * stop a `regenerate()` from resurrecting a session that a concurrent logout destroyed.
+   */
+  destroy(key: string): Promise<boolean>
 
   /**
    * Live sessions bound to `userId`, oldest first by `createdAt`. Index entries whose record is

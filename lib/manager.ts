@@ -1,0 +1,382 @@
+/**
+ * The session engine: load a session for a request, commit it to the store and the response.
+ *
+ *     const session = await sessions.load(req)      // lazy: no cookie → no store call
+ *     session.set('cart', [...])
+ *     await sessions.commit(session, res)           // before res.writeHead / res.end
+ *
+ * Promises only, no callbacks, no patching of `res.end` (express-session's approach, which makes
+ * the order of writes invisible). Store failures reject with a `StoreError`; the HTTP edge turns
+ * them into 503 + Retry-After. A bad, tampered or expired cookie is not an error: the request
+ * simply gets a new, empty session, and the presented ID is never adopted (OWASP "strict" mode).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { readCookie, serializeCookie, type CookieSerializeOptions } from './cookie.js'
+import { ErrorCodes, StoreError, typeError } from './errors.js'
+import { generateSessionId, hashSessionId, isWellFormedSessionId, sessionHandle } from './id.js'
+import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js'
+import { Session, STATE, applyChanges, parseData, serializeData, type SessionState } from './session.js'
+import { createSigner, type Signer } from './signature.js'
+import type { SessionRecord, SessionUpdate, Store } from './store.js'
+
+/** A verified cookie: the ID it carries and its storage key. */
+interface Verified {
+  id: string
+  /** The cookie value as presented (already signed with the current secret unless `reissue`). */
+  signed: string
+  key: string
+  /** Signed with an older secret: re-issue with the current one. */
+  reissue: boolean
+}
+
+/** One of a user's sessions, as listed to that user (never the ID or its storage key). */
+export interface SessionInfo {
+  handle: string
+  createdAt: number
+  lastSeenAt: number
+  expiresAt: number
+  userAgent: string
+  ip: string
+  /** True for the session making the request. */
+  current: boolean
+}
+
+const MAX_USER_AGENT = 256
+
+export class SessionManager {
+  readonly options: ResolvedOptions
+  readonly #store: Store
+  readonly #signer: Signer
+  readonly #now: () => number
+  /** Signed cookie value → verified ID and key. Insertion-ordered Map: oldest evicted first. */
+  readonly #verified = new Map<string, Verified>()
+  /** `; Path=/; HttpOnly; SameSite=Lax` etc., built once: every response reuses it. */
+  readonly #attributes: string
+  readonly #clearCookie: string
+
+  constructor(options: SessionManagerOptions) {
+    this.options = resolveOptions(options)
+    this.#store = this.options.store
+    this.#signer = createSigner(this.options.secrets)
+    this.#now = this.options.now
+    const c = this.options.cookie
+    const attrs: CookieSerializeOptions = {
+      path: c.path,
+      httpOnly: c.httpOnly,
+      secure: c.secure,
+      sameSite: c.sameSite,
+      partitioned: c.partitioned,
+    }
+    if (c.domain !== undefined) attrs.domain = c.domain
+    // Serialize once through the strict serializer and keep everything after `name=x`.
+    this.#attributes = serializeCookie(c.name, 'x', attrs).slice(c.name.length + 2)
+    // RFC 6265bis §5.6.2: Max-Age=0 expires the cookie at once; same Path/Domain, or the browser
+    // keeps the original (express-session #241).
+    this.#clearCookie = `${c.name}=; Max-Age=0${this.#attributes}`
+  }
+
+  /** The store sessions live in. */
+  get store(): Store {
+    return this.#store
+  }
+
+  /**
+   * The session for `req`. Resolves to a new, empty session when the request has no cookie, a
+   * cookie that fails verification, or one whose session is gone — in those cases without
+   * touching the store for the first two. Rejects with a `StoreError` if the store fails.
+   */
+  load(req: IncomingMessage): Promise<Session> {
+    const header = req.headers.cookie
+    const raw = header === undefined ? undefined : readCookie(header, this.options.cookie.name)
+    if (raw === undefined) return Promise.resolve(this.#fresh(req, false))
+    const verified = this.#verify(raw)
+    if (verified === null) return Promise.resolve(this.#fresh(req, true))
+    return this.#call(this.#store.get(verified.key)).then((record) => {
+      if (record === null || this.#expired(record, this.#now())) return this.#fresh(req, true)
+      return new Session(this.#state(req, verified, record))
+    })
+  }
+
+  /**
+   * Write what the handler changed to the store, then set `Set-Cookie`, `Vary: Cookie` and
+   * `Cache-Control: no-store` on `res`. Must run before the response head is written.
+   */
+  async commit(session: Session, res: ServerResponse): Promise<void> {
+    const s = session[STATE]
+    if (s.committed) throw typeError(ErrorCodes.SESSION_STATE, 'session was already committed')
+    if (res.headersSent) {
+      throw typeError(ErrorCodes.SESSION_STATE, 'commit() must run before the response head is written')
+    }
+    s.committed = true
+    const cookie = await this.#persist(s, this.#now())
+    if (cookie !== null) appendHeader(res, 'Set-Cookie', cookie)
+    if (s.accessed || s.hadCookie || cookie !== null) {
+      // The response depends on the cookie: shared caches must not serve it to anyone else.
+      appendVary(res)
+      if (!res.hasHeader('cache-control')) res.setHeader('Cache-Control', 'no-store')
+    }
+  }
+
+  /** The live sessions of `userId`, oldest first; `current` marks `session` among them. */
+  async listSessions(userId: string, current?: Session): Promise<SessionInfo[]> {
+    const currentKey = current?.[STATE].key ?? null
+    const now = this.#now()
+    const list = await this.#call(this.#store.listByUser(userId))
+    return list
+      .filter(({ record }) => !this.#expired(record, now))
+      .map(({ key, record }) => ({
+        handle: record.handle,
+        createdAt: record.createdAt,
+        lastSeenAt: record.lastSeenAt,
+        expiresAt: record.expiresAt,
+        userAgent: record.userAgent,
+        ip: record.ip,
+        current: key === currentKey,
+      }))
+  }
+
+  /** End the session of `userId` with this handle. Resolves false if there is none. */
+  async revokeSession(userId: string, handle: string): Promise<boolean> {
+    const list = await this.#call(this.#store.listByUser(userId))
+    const found = list.find(({ record }) => record.handle === handle)
+    return found === undefined ? false : this.#call(this.#store.destroy(found.key))
+  }
+
+  /** End every session of `userId` but `keep` (if given). Resolves to how many ended. */
+  revokeUserSessions(userId: string, keep?: Session): Promise<number> {
+    const key = keep?.[STATE].key ?? undefined
+    return this.#call(this.#store.destroyByUser(userId, key ?? undefined))
+  }
+
+  /** Resolve if the store answers in time (health checks). */
+  ping(): Promise<void> {
+    return this.#call(this.#store.ping())
+  }
+
+  /** Close the store. */
+  close(): Promise<void> {
+    this.#verified.clear()
+    return this.#store.close()
+  }
+
+  #verify(raw: string): Verified | null {
+    const cached = this.#verified.get(raw)
+    if (cached !== undefined) return cached
+    const result = this.#signer.unsign(raw)
+    // Only IDs this server could have issued are looked up (never adopt a chosen ID).
+    if (result === null || !isWellFormedSessionId(result.value)) return null
+    const verified = { id: result.value, signed: raw, key: hashSessionId(result.value), reissue: result.secretIndex > 0 }
+    const size = this.options.verifiedCacheSize
+    if (size > 0) {
+      if (this.#verified.size >= size) this.#verified.delete(this.#verified.keys().next().value as string)
+      this.#verified.set(raw, verified)
+    }
+    return verified
+  }
+
+  #expired(record: SessionRecord, now: number): boolean {
+    return now >= record.expiresAt || now >= record.absoluteExpiresAt
+  }
+
+  #fresh(req: IncomingMessage, hadCookie: boolean): Session {
+    return new Session(this.#state(req, null, null, hadCookie))
+  }
+
+  #state(req: IncomingMessage, v: Verified | null, record: SessionRecord | null, hadCookie = true): SessionState {
+    return {
+      id: v === null ? null : v.id,
+      signed: v === null || v.reissue ? null : v.signed,
+      key: v === null ? null : v.key,
+      record,
+      data: null,
+      changes: null,
+      userId: record === null ? null : record.userId,
+      remember: record === null ? false : record.remember,
+      userChanged: false,
+      rememberChanged: false,
+      regenerate: false,
+      destroy: false,
+      accessed: false,
+      reissue: v !== null && v.reissue,
+      hadCookie,
+      committed: false,
+      userAgent: req.headers['user-agent'] ?? '',
+      ip: req.socket.remoteAddress ?? '',
+    }
+  }
+
+  /** Store the session's changes; returns the Set-Cookie value to send, or null. */
+  async #persist(s: SessionState, now: number): Promise<string | null> {
+    if (s.destroy) {
+      if (s.key !== null) await this.#call(this.#store.destroy(s.key))
+      return s.hadCookie ? this.#clearCookie : null
+    }
+    const changed = s.changes !== null || s.userChanged || s.rememberChanged
+    if (s.record === null) {
+      // saveUninitialized = false: an untouched new session costs nothing and sends nothing.
+      return changed || s.regenerate ? this.#create(s, now, null) : null
+    }
+    if (s.regenerate) return this.#regenerate(s, now)
+    if (changed) return this.#write(s, now)
+    if (now - s.record.lastSeenAt >= this.options.touchIntervalMs) return this.#touch(s, now)
+    return s.reissue ? this.#cookie(s, s.record.expiresAt, now) : null
+  }
+
+  #expiresAt(remember: boolean, absoluteExpiresAt: number, now: number): number {
+    const idle = remember ? this.options.rememberIdleTimeoutMs : this.options.idleTimeoutMs
+    return Math.min(now + idle, absoluteExpiresAt)
+  }
+
+  /** A Set-Cookie value for the session's current ID, living until `expiresAt`. */
+  #cookie(s: SessionState, expiresAt: number, now: number): string {
+    const maxAge = Math.max(0, Math.floor((expiresAt - now) / 1000))
+    const signed = (s.signed ??= this.#signer.sign(s.id as string))
+    return `${this.options.cookie.name}=${signed}; Max-Age=${maxAge}${this.#attributes}`
+  }
+
+  /** Create a brand-new record under a new ID (new session, or regenerate). */
+  async #create(s: SessionState, now: number, data: string | null): Promise<string> {
+    const id = generateSessionId()
+    const key = hashSessionId(id)
+    const absoluteExpiresAt = now + this.options.absoluteTimeoutMs
+    const record: SessionRecord = {
+      version: 1,
+      data: data ?? serializeData(s.data ?? {}),
+      createdAt: now,
+      lastSeenAt: now,
+      expiresAt: this.#expiresAt(s.remember, absoluteExpiresAt, now),
+      absoluteExpiresAt,
+      remember: s.remember,
+      userId: s.userId,
+      handle: sessionHandle(key),
+      userAgent: s.userAgent.slice(0, MAX_USER_AGENT),
+      ip: s.ip,
+    }
+    /* c8 ignore next 3 -- a 256-bit random ID colliding with a live one: guards bugs, not luck */
+    if (!(await this.#call(this.#store.create(key, record)))) {
+      throw new StoreError(ErrorCodes.STORE_CONFLICT, 'a new session ID collided with a live one')
+    }
+    s.id = id
+    s.signed = null
+    s.key = key
+    s.record = record
+    return this.#cookie(s, record.expiresAt, now)
+  }
+
+  /**
+   * New ID, same data. The new record is written before the old one is deleted, so a crash in
+   * between loses nothing. If the old record is already gone (a concurrent logout), the new one is
+   * deleted again: regenerate must never resurrect a destroyed session.
+   */
+  async #regenerate(s: SessionState, now: number): Promise<string> {
+    const oldKey = s.key as string
+    const current = await this.#call(this.#store.get(oldKey))
+    if (current === null) return this.#clearCookie
+    const data = this.#merged(s, current)
+    const cookie = await this.#create(s, now, data)
+    if (!(await this.#call(this.#store.destroy(oldKey)))) {
+      await this.#call(this.#store.destroy(s.key as string))
+      return this.#clearCookie
+    }
+    return cookie
+  }
+
+  /** The data to write on top of `base`: ours if we have nothing newer, else base + our changes. */
+  #merged(s: SessionState, base: SessionRecord): string {
+    if (s.changes === null) return base.data
+    if (base === s.record && s.data !== null) return serializeData(s.data)
+    const data = parseData(base.data)
+    applyChanges(data, s.changes)
+    return serializeData(data)
+  }
+
+  /**
+   * Compare-and-set write. On a version conflict, reload and re-apply only the keys this request
+   * changed, so two concurrent requests that change different keys both survive (connect-redis
+   * tried a non-atomic merge and reverted it for data loss, #346/#347; the CAS here is atomic in
+   * the store). If the record is gone, the write is dropped: no resurrection after logout.
+   */
+  async #write(s: SessionState, now: number): Promise<string | null> {
+    let base = s.record as SessionRecord
+    for (let attempt = 0; attempt <= this.options.maxWriteRetries; attempt++) {
+      // Only what this request changed overrides the stored record; the rest is taken as stored.
+      const remember = s.rememberChanged ? s.remember : base.remember
+      const update: SessionUpdate = {
+        data: this.#merged(s, base),
+        lastSeenAt: now,
+        expiresAt: this.#expiresAt(remember, base.absoluteExpiresAt, now),
+        remember,
+        userId: s.userChanged ? s.userId : base.userId,
+      }
+      const result = await this.#call(this.#store.write(s.key as string, base.version, update))
+      if (result === 'ok') {
+        s.record = { ...base, ...update, version: base.version + 1 }
+        // Re-send the cookie when its lifetime moved materially (remember changed, or the idle
+        // clock slid by a touch interval) or its signature is old; not on every write.
+        const resend = s.rememberChanged || s.reissue || now - base.lastSeenAt >= this.options.touchIntervalMs
+        return resend ? this.#cookie(s, update.expiresAt, now) : null
+      }
+      if (result === 'missing') return this.#clearCookie
+      const reloaded = await this.#call(this.#store.get(s.key as string))
+      if (reloaded === null) return this.#clearCookie
+      base = reloaded
+    }
+    throw new StoreError(ErrorCodes.STORE_CONFLICT, 'session write kept conflicting; giving up')
+  }
+
+  /** Slide the idle clock by a TTL refresh: no data rewrite, no version bump. */
+  async #touch(s: SessionState, now: number): Promise<string | null> {
+    const record = s.record as SessionRecord
+    const expiresAt = this.#expiresAt(record.remember, record.absoluteExpiresAt, now)
+    if (!(await this.#call(this.#store.touch(s.key as string, now, expiresAt)))) return this.#clearCookie
+    s.record = { ...record, lastSeenAt: now, expiresAt }
+    return this.#cookie(s, expiresAt, now)
+  }
+
+  /**
+   * Bound every store call by `storeTimeoutMs`: a store that does not answer must give a fast 503,
+   * never a hung request (ioredis' defaults would wait 10–75 s). Local stores skip the timer.
+   */
+  #call<T>(promise: Promise<T>): Promise<T> {
+    if (this.#store.local === true) return promise
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new StoreError(ErrorCodes.STORE_TIMEOUT, `store did not answer within ${this.options.storeTimeoutMs} ms`))
+      }, this.options.storeTimeoutMs)
+      timer.unref()
+      promise.then(
+        (value) => {
+          clearTimeout(timer)
+          resolve(value)
+        },
+        (err: unknown) => {
+          clearTimeout(timer)
+          reject(err instanceof StoreError ? err : new StoreError(ErrorCodes.STORE_UNAVAILABLE, 'store failed', { cause: err }))
+        },
+      )
+    })
+  }
+}
+
+/** Add a Set-Cookie line, keeping any the handler set. */
+function appendHeader(res: ServerResponse, name: string, value: string): void {
+  const prev = res.getHeader(name)
+  if (prev === undefined) res.setHeader(name, value)
+  else res.setHeader(name, Array.isArray(prev) ? [...prev, value] : [String(prev), value])
+}
+
+/** `Vary: Cookie`, merged into whatever Vary the handler set. */
+function appendVary(res: ServerResponse): void {
+  const prev = res.getHeader('vary')
+  if (prev === undefined) {
+    res.setHeader('Vary', 'Cookie')
+    return
+  }
+  const text = Array.isArray(prev) ? prev.join(', ') : String(prev)
+  if (!/(^|,)\s*(cookie|\*)\s*(,|$)/i.test(text)) res.setHeader('Vary', `${text}, Cookie`)
+}
+
+/** Build a session manager from options (validated and frozen at construction). */
+export function createSessionManager(options: SessionManagerOptions): SessionManager {
+  return new SessionManager(options)
+}
