@@ -1,0 +1,260 @@
+/**
+ * The login page's client script, served as /assets/app.js. Plain browser JavaScript, no build
+ * step. Two rules keep it safe:
+ * - Server data reaches the DOM only through `textContent` / `createElement`, never `innerHTML`
+ *   (OWASP XSS Prevention Cheat Sheet, rule "use safe sinks"): a user agent string or cart item
+ *   like `<img onerror=…>` stays text.
+ * - Every request is a same-origin `fetch` with `credentials: 'same-origin'`; bodies are JSON,
+ *   which a cross-site form cannot send without a CORS preflight (OWASP CSRF Prevention Cheat
+ *   Sheet), and the server also checks Origin / Sec-Fetch-Site on unsafe methods.
+ * Written as String.raw without template literals inside, so the text is the script byte for byte.
+ */
+export const APP_JS = String.raw`'use strict';
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, className, text) => {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  // Show a message in a hidden-by-default element; '' hides it again.
+  const say = (node, text) => { node.textContent = text; node.hidden = text === ''; };
+
+  let noticeTimer = 0;
+  function notice(text) {
+    say($('notice'), text);
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => say($('notice'), ''), 6000);
+  }
+
+  /** fetch + JSON; resolves with { status, ok, data, headers }, rejects only on network errors. */
+  async function api(method, path, body) {
+    const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await fetch(path, init);
+    let data = null;
+    try { data = await res.json(); } catch { /* empty or non-JSON body */ }
+    return { status: res.status, ok: res.ok, data, headers: res.headers };
+  }
+
+  const errorOf = (r) =>
+    (r.data && typeof r.data.error === 'string' ? r.data.error : 'Request failed') + ' (HTTP ' + r.status + ')';
+
+  // Retry-After is delay-seconds or an HTTP-date (RFC 9110 section 10.2.3).
+  function retryAfterSeconds(header) {
+    if (header === null) return null;
+    if (/^\s*\d+\s*$/.test(header)) return Number(header);
+    const when = Date.parse(header);
+    return Number.isNaN(when) ? null : Math.max(0, Math.ceil((when - Date.now()) / 1000));
+  }
+
+  function loginError(r) {
+    if (r.status === 401) return 'Invalid credentials';
+    if (r.status === 429) {
+      const s = retryAfterSeconds(r.headers.get('Retry-After'));
+      return s === null ? 'Too many attempts, retry later' : 'Too many attempts, retry in ' + s + ' s';
+    }
+    if (r.status === 503) return 'Service unavailable';
+    return errorOf(r);
+  }
+
+  // ---- dates and user agents, for humans --------------------------------------------------------
+
+  const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  const relFormat = new Intl.RelativeTimeFormat(undefined, { numeric: 'auto' });
+  const toDate = (v) => new Date(typeof v === 'number' && v < 1e11 ? v * 1000 : v); // s or ms
+
+  function humanDate(v) {
+    const d = toDate(v);
+    return Number.isNaN(d.getTime()) ? 'unknown time' : dateFormat.format(d);
+  }
+
+  function humanAgo(v) {
+    const d = toDate(v);
+    if (Number.isNaN(d.getTime())) return 'unknown time';
+    const s = Math.round((d.getTime() - Date.now()) / 1000);
+    if (Math.abs(s) < 45) return 'just now';
+    if (Math.abs(s) < 3600) return relFormat.format(Math.round(s / 60), 'minute');
+    if (Math.abs(s) < 86400) return relFormat.format(Math.round(s / 3600), 'hour');
+    return dateFormat.format(d);
+  }
+
+  // A short label such as "Chrome on Linux"; the full string stays visible below it.
+  function describeAgent(ua) {
+    if (!ua) return 'Unknown device';
+    const browsers = [[/Edg\//, 'Edge'], [/OPR\//, 'Opera'], [/Firefox\//, 'Firefox'],
+      [/HeadlessChrome\//, 'Headless Chrome'], [/Chrom(e|ium)\//, 'Chrome'], [/Safari\//, 'Safari'],
+      [/^node$|undici/i, 'Node.js'], [/curl\//, 'curl']];
+    const systems = [[/Android/, 'Android'], [/iPhone|iPad/, 'iOS'], [/Windows/, 'Windows'],
+      [/Mac OS X|Macintosh/, 'macOS'], [/CrOS/, 'ChromeOS'], [/Linux/, 'Linux']];
+    const browser = browsers.find(([re]) => re.test(ua));
+    const system = systems.find(([re]) => re.test(ua));
+    const name = browser ? browser[1] : 'Unknown browser';
+    return system ? name + ' on ' + system[1] : name;
+  }
+
+  // ---- views --------------------------------------------------------------------------------------
+
+  function showLogin() {
+    document.body.dataset.state = 'login';
+    $('login-view').hidden = false;
+    $('dashboard').hidden = true;
+    $('sessions-card').hidden = true;
+    $('sessions').replaceChildren();
+  }
+
+  function showDashboard(data) {
+    const user = (data && typeof data.user === 'object' && data.user) || {};
+    const email = user.email || (data && data.email) || $('email').value;
+    say($('welcome'), (data && typeof data.message === 'string' && data.message) || 'Welcome to dashboard');
+    $('welcome').hidden = false;
+    $('user-email').textContent = email;
+    say($('user-role'), typeof user.role === 'string' ? user.role : '');
+    document.body.dataset.state = 'dashboard';
+    $('login-view').hidden = true;
+    $('dashboard').hidden = false;
+    $('sessions-card').hidden = false;
+  }
+
+  function renderCart(items) {
+    const list = Array.isArray(items) ? items : [];
+    $('cart-items').replaceChildren(...list.map((item) => el('li', '', String(item))));
+    $('cart-empty').hidden = list.length > 0;
+  }
+
+  function renderSessions(sessions) {
+    const list = Array.isArray(sessions) ? sessions.slice() : [];
+    // This device first, then the most recently active.
+    list.sort((a, b) => (b.current === true) - (a.current === true) || toDate(b.lastSeenAt) - toDate(a.lastSeenAt));
+    const rows = list.map((s) => {
+      const row = el('li', 'session');
+      row.dataset.handle = String(s.handle);
+      if (s.current) row.dataset.current = 'true';
+      const info = el('div', 'session-info');
+      const title = el('div', 'session-title', describeAgent(s.userAgent));
+      if (s.current) title.append(' ', el('span', 'badge current', 'This device'));
+      const agent = el('div', 'session-agent muted', s.userAgent || 'No user agent');
+      agent.title = s.userAgent || '';
+      const meta = el('div', 'session-meta muted',
+        (s.ip || 'unknown IP') + ' \u00b7 signed in ' + humanDate(s.createdAt) + ' \u00b7 active ' + humanAgo(s.lastSeenAt));
+      info.append(title, agent, meta);
+      row.append(info);
+      if (!s.current) {
+        const end = el('button', 'danger small', 'End session');
+        end.type = 'button';
+        end.addEventListener('click', () => endSession(String(s.handle), end));
+        row.append(end);
+      }
+      return row;
+    });
+    $('sessions').replaceChildren(...rows);
+    $('revoke-others').disabled = !list.some((s) => !s.current);
+  }
+
+  // ---- actions ------------------------------------------------------------------------------------
+
+  // 401 on a logged-in action: the session ended elsewhere (revoked, expired); back to the form.
+  function sessionGone() {
+    showLogin();
+    notice('Your session has ended, please sign in again');
+  }
+
+  async function loadCart() {
+    const r = await api('GET', '/cart');
+    if (r.ok && r.data) renderCart(r.data.cart);
+    else say($('cart-error'), errorOf(r));
+  }
+
+  async function loadSessions() {
+    const r = await api('GET', '/sessions');
+    if (r.status === 401) return sessionGone();
+    if (!r.ok || !r.data) return say($('sessions-error'), errorOf(r));
+    say($('sessions-error'), '');
+    renderSessions(r.data.sessions);
+  }
+
+  async function refresh() {
+    const r = await api('GET', '/dashboard');
+    if (r.status === 200) {
+      showDashboard(r.data);
+      await loadSessions();
+    } else {
+      showLogin();
+      if (r.status !== 401) notice(r.status === 503 ? 'Service unavailable' : errorOf(r));
+    }
+    await loadCart();
+  }
+
+  async function endSession(handle, button) {
+    button.disabled = true;
+    const r = await api('DELETE', '/sessions/' + encodeURIComponent(handle));
+    if (r.status === 401) return sessionGone();
+    if (r.ok) notice((r.data && r.data.message) || 'Session ended');
+    else notice(errorOf(r));
+    await loadSessions();
+  }
+
+  // Wrap a handler: disable its button while it runs, report network failures.
+  function guarded(button, handler) {
+    return async (event) => {
+      if (event) event.preventDefault();
+      if (button.disabled) return;
+      button.disabled = true;
+      try {
+        await handler();
+      } catch {
+        notice('Network error, please retry');
+      } finally {
+        button.disabled = false;
+      }
+    };
+  }
+
+  $('login-form').addEventListener('submit', guarded($('login-submit'), async () => {
+    say($('login-error'), '');
+    const r = await api('POST', '/login', {
+      email: $('email').value.trim(),
+      password: $('password').value,
+      rememberMe: $('remember').checked,
+    });
+    $('password').value = '';
+    if (!r.ok) return say($('login-error'), loginError(r));
+    await refresh();
+  }));
+
+  $('logout').addEventListener('click', guarded($('logout'), async () => {
+    const r = await api('POST', '/logout');
+    if (!r.ok && r.status !== 401) return notice(errorOf(r));
+    showLogin();
+    notice((r.data && r.data.message) || 'Logged out');
+    await loadCart(); // the cart belonged to the ended session
+  }));
+
+  $('revoke-others').addEventListener('click', guarded($('revoke-others'), async () => {
+    const r = await api('POST', '/sessions/revoke-others');
+    if (r.status === 401) return sessionGone();
+    if (!r.ok) return notice(errorOf(r));
+    const n = r.data && typeof r.data.ended === 'number' ? r.data.ended : 0;
+    notice('Ended ' + n + ' other session' + (n === 1 ? '' : 's'));
+    await loadSessions();
+  }));
+
+  $('sessions-refresh').addEventListener('click', guarded($('sessions-refresh'), loadSessions));
+
+  $('cart-form').addEventListener('submit', guarded($('cart-add'), async () => {
+    const item = $('cart-item').value.trim();
+    if (item === '') return;
+    const r = await api('POST', '/cart', { item });
+    if (!r.ok || !r.data) return say($('cart-error'), errorOf(r));
+    say($('cart-error'), '');
+    $('cart-item').value = '';
+    renderCart(r.data.cart);
+  }));
+
+  refresh().catch(() => { showLogin(); notice('Network error, please reload'); });
+})();
+`

@@ -1,0 +1,76 @@
+/**
+ * The login page's HTML. No inline script or style anywhere (not even a `style=` attribute): the
+ * page is served with `script-src 'self'; style-src 'self'`, so everything it runs or styles comes
+ * from /assets/app.js and /assets/app.css (OWASP Content Security Policy Cheat Sheet).
+ * The ids are a public contract: the browser test and the client script rely on them.
+ */
+export const PAGE_HTML = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
+<title>sessionkit</title>
+<link rel="stylesheet" href="/assets/app.css">
+<script src="/assets/app.js" defer></script>
+</head>
+<body data-state="loading">
+<main class="wrap">
+  <header class="brand">
+    <h1>sessionkit</h1>
+    <p class="muted">Demo auth server</p>
+  </header>
+
+  <p id="notice" class="notice" role="status" aria-live="polite" hidden></p>
+
+  <section id="login-view" class="card" aria-labelledby="login-title">
+    <h2 id="login-title">Sign in</h2>
+    <!-- method/action only matter without JavaScript: never put a password in a query string. -->
+    <form id="login-form" method="post" action="/login">
+      <label for="email">Email</label>
+      <input id="email" name="email" type="email" autocomplete="username" required>
+      <label for="password">Password</label>
+      <input id="password" name="password" type="password" autocomplete="current-password" required>
+      <label class="check"><input id="remember" name="remember" type="checkbox"> Remember me</label>
+      <p id="login-error" class="error" role="alert" hidden></p>
+      <button id="login-submit" type="submit" class="primary">Sign in</button>
+    </form>
+  </section>
+
+  <section id="dashboard" class="card" aria-labelledby="welcome" hidden>
+    <div class="row">
+      <div>
+        <h2 id="welcome"></h2>
+        <p class="muted">Signed in as <strong id="user-email"></strong> <span id="user-role" class="badge" hidden></span></p>
+      </div>
+      <button id="logout" type="button">Log out</button>
+    </div>
+  </section>
+
+  <section id="sessions-card" class="card" aria-labelledby="sessions-title" hidden>
+    <div class="row">
+      <h2 id="sessions-title">Active sessions</h2>
+      <button id="sessions-refresh" type="button" class="small">Refresh</button>
+    </div>
+    <ul id="sessions" class="sessions"></ul>
+    <p id="sessions-error" class="error" role="alert" hidden></p>
+    <div class="actions">
+      <button id="revoke-others" type="button" class="danger">Log out other sessions</button>
+    </div>
+  </section>
+
+  <section id="cart" class="card" aria-labelledby="cart-title">
+    <h2 id="cart-title">Cart</h2>
+    <form id="cart-form" class="inline" method="post" action="/cart">
+      <label for="cart-item" class="sr-only">Item</label>
+      <input id="cart-item" name="item" maxlength="100" placeholder="e.g. Coffee beans" autocomplete="off" required>
+      <button id="cart-add" type="submit" class="primary">Add to cart</button>
+    </form>
+    <p id="cart-error" class="error" role="alert" hidden></p>
+    <ul id="cart-items" class="cart-items"></ul>
+    <p id="cart-empty" class="muted">Your cart is empty.</p>
+  </section>
+</main>
+</body>
+</html>
+`
