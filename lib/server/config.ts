@@ -1,0 +1,113 @@
+/**
+ * The auth server's configuration, read from environment variables once at start-up.
+ * A bad value stops the server with a clear message (ConfigError), never a half-working server.
+ *
+ * | variable             | default                    | meaning                                        |
+ * |----------------------|----------------------------|------------------------------------------------|
+ * | PORT                 | 3000                       | TCP port (0 = any free port)                   |
+ * | HOST                 | 127.0.0.1 (0.0.0.0 in prod)| interface to listen on                         |
+ * | NODE_ENV             | (unset)                    | `production`: Secure `__Host-` cookie, secrets |
+ * |                      |                            | required, no demo users                        |
+ * | SESSION_SECRET       | random (dev only)          | comma-separated secrets, the first signs       |
+ * | REDIS_URL            | (unset → memory store)     | Redis for sessions and login counters          |
+ * | REDIS_CLUSTER_NODES  | (unset)                    | `host:port,host:port,…` → Redis Cluster        |
+ * | USERS_FILE           | (unset → demo users)       | JSON file of users with bcrypt hashes          |
+ * | WORKERS              | 1                          | processes (node:cluster); needs Redis          |
+ * | TRUST_PROXY          | false                      | take the client IP from X-Forwarded-For        |
+ * | BCRYPT_COST          | 10                         | cost of new password hashes                    |
+ */
+import { randomBytes } from 'node:crypto'
+import { MIN_SECRET_BYTES } from '../signature.js'
+
+export type StoreConfig =
+  | { kind: 'memory' }
+  | { kind: 'redis'; url: string }
+  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }> }
+
+export interface ServerConfig {
+  port: number
+  host: string
+  production: boolean
+  /** Signing secrets, current first. */
+  secrets: string[]
+  /** True when no SESSION_SECRET was given and one was generated for this process. */
+  generatedSecret: boolean
+  store: StoreConfig
+  usersFile: string | null
+  workers: number
+  trustProxy: boolean
+  bcryptCost: number
+}
+
+/** A configuration problem: the message says which variable and what is wrong. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!/^\d+$/.test(raw) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
+  return n
+}
+
+function bool(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase()
+  if (raw === '' || raw === '0' || raw === 'false') return false
+  if (raw === '1' || raw === 'true') return true
+  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+}
+
+function parseNodes(raw: string): Array<{ host: string; port: number }> {
+  return raw.split(',').map((entry) => {
+    const m = /^\s*([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(entry)
+    const port = Number(m?.[2])
+    if (m === null || port < 1 || port > 65535) {
+      throw new ConfigError(`REDIS_CLUSTER_NODES must be host:port,host:port,…; bad entry "${entry}"`)
+    }
+    return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port }
+  })
+}
+
+/** Read and validate the configuration from `env`. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
+  const production = env.NODE_ENV === 'production'
+  const rawSecrets = (env.SESSION_SECRET ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '')
+  let generatedSecret = false
+  if (rawSecrets.length === 0) {
+    if (production) {
+      throw new ConfigError('SESSION_SECRET is required when NODE_ENV=production (comma-separated, each at least 32 bytes; the first signs)')
+    }
+    rawSecrets.push(randomBytes(32).toString('base64url'))
+    generatedSecret = true
+  }
+  rawSecrets.forEach((s, i) => {
+    if (Buffer.byteLength(s) < MIN_SECRET_BYTES) {
+      throw new ConfigError(`SESSION_SECRET entry ${i} is shorter than ${MIN_SECRET_BYTES} bytes; use e.g. \`openssl rand -base64 32\``)
+    }
+  })
+  let store: StoreConfig = { kind: 'memory' }
+  if (env.REDIS_CLUSTER_NODES !== undefined && env.REDIS_CLUSTER_NODES !== '') {
+    store = { kind: 'cluster', nodes: parseNodes(env.REDIS_CLUSTER_NODES) }
+  } else if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
+    if (!/^rediss?:\/\//.test(env.REDIS_URL)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${env.REDIS_URL}"`)
+    store = { kind: 'redis', url: env.REDIS_URL }
+  }
+  const workers = integer(env, 'WORKERS', 1, 1, 64)
+  if (workers > 1 && store.kind === 'memory') {
+    throw new ConfigError('WORKERS > 1 needs a shared store: the memory store lives in one process, so set REDIS_URL or REDIS_CLUSTER_NODES')
+  }
+  return {
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : production ? '0.0.0.0' : '127.0.0.1',
+    production,
+    secrets: rawSecrets,
+    generatedSecret,
+    store,
+    usersFile: env.USERS_FILE !== undefined && env.USERS_FILE !== '' ? env.USERS_FILE : null,
+    workers,
+    trustProxy: bool(env, 'TRUST_PROXY'),
+    bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
+  }
+}

@@ -1,0 +1,83 @@
+/**
+ * `npm start`: read the configuration, start the auth server (or WORKERS processes of it with
+ * node:cluster), and shut down cleanly on SIGTERM/SIGINT: stop accepting, finish in-flight
+ * requests, close the store, exit 0 — all within 5 seconds.
+ */
+import cluster from 'node:cluster'
+import { startServer } from './app.js'
+import { ConfigError, loadConfig, type ServerConfig } from './config.js'
+
+/** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
+const SHUTDOWN_MS = 5000
+
+function describe(config: ServerConfig): string {
+  return config.store.kind === 'memory' ? 'memory store' : config.store.kind === 'redis' ? 'Redis store' : 'Redis Cluster store'
+}
+
+function onSignals(handler: (signal: string) => void): void {
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => handler(signal))
+}
+
+async function runServer(config: ServerConfig): Promise<void> {
+  const running = await startServer(config)
+  const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
+  console.log(`sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`)
+  onSignals(() => {
+    // A last-resort timer: whatever hangs, the process is gone within the budget.
+    setTimeout(() => process.exit(0), SHUTDOWN_MS - 200).unref()
+    running.close(SHUTDOWN_MS - 1500).then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error('sessionkit: error while shutting down:', err)
+        process.exit(0)
+      },
+    )
+  })
+}
+
+function runPrimary(config: ServerConfig): void {
+  // Every worker must sign with the same secret, so a generated one is made here, once.
+  process.env.SESSION_SECRET = config.secrets.join(',')
+  for (let i = 0; i < config.workers; i++) cluster.fork()
+  let stopping = false
+  cluster.on('exit', (worker, code) => {
+    if (!stopping) {
+      console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another`)
+      cluster.fork()
+    } else if (Object.keys(cluster.workers ?? {}).length === 0) {
+      process.exit(0)
+    }
+  })
+  console.log(`sessionkit: starting ${config.workers} workers (${describe(config)})`)
+  onSignals(() => {
+    stopping = true
+    setTimeout(() => process.exit(0), SHUTDOWN_MS).unref()
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+  })
+}
+
+async function main(): Promise<void> {
+  let config: ServerConfig
+  try {
+    config = loadConfig(process.env)
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(`sessionkit: configuration error: ${err.message}`)
+      process.exit(1)
+    }
+    throw err
+  }
+  if (cluster.isPrimary && config.generatedSecret) {
+    console.warn('sessionkit: warning: SESSION_SECRET is not set; using a random secret, so sessions will not survive a restart')
+  }
+  if (cluster.isPrimary && config.production && config.usersFile === null) {
+    console.warn('sessionkit: warning: NODE_ENV=production and no USERS_FILE: no user can log in (demo users are off in production)')
+  }
+  if (cluster.isPrimary && config.workers > 1) runPrimary(config)
+  else await runServer(config)
+}
+
+main().catch((err: unknown) => {
+  console.error('sessionkit: failed to start:', err)
+  process.exit(1)
+})

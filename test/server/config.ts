@@ -1,0 +1,49 @@
+import t from 'tap'
+import { ConfigError, loadConfig } from '../../lib/server/config.js'
+
+const SECRET = 's'.repeat(32)
+
+t.test('defaults outside production', async (t) => {
+  const c = loadConfig({})
+  t.match(c, { port: 3000, host: '127.0.0.1', production: false, generatedSecret: true, store: { kind: 'memory' }, usersFile: null, workers: 1, trustProxy: false, bcryptCost: 10 })
+  t.equal(c.secrets.length, 1)
+  t.ok(Buffer.byteLength(c.secrets[0] ?? '') >= 32, 'a random secret of at least 32 bytes')
+  t.not(loadConfig({}).secrets[0], c.secrets[0], 'random each time')
+})
+
+t.test('every variable', async (t) => {
+  const c = loadConfig({
+    PORT: '0', HOST: '::1', NODE_ENV: 'production', SESSION_SECRET: ` ${SECRET}, ${'o'.repeat(40)} ,`,
+    REDIS_URL: 'redis://127.0.0.1:6379/2', USERS_FILE: '/etc/users.json', WORKERS: '4', TRUST_PROXY: 'true', BCRYPT_COST: '12',
+  })
+  t.match(c, { port: 0, host: '::1', production: true, generatedSecret: false, store: { kind: 'redis', url: 'redis://127.0.0.1:6379/2' }, usersFile: '/etc/users.json', workers: 4, trustProxy: true, bcryptCost: 12 })
+  t.same(c.secrets, [SECRET, 'o'.repeat(40)], 'comma-separated, trimmed, the first signs')
+  t.equal(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: SECRET }).host, '0.0.0.0')
+  t.same(loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000, localhost:7001,[::1]:7002', REDIS_URL: 'redis://x' }).store, {
+    kind: 'cluster',
+    nodes: [{ host: '127.0.0.1', port: 7000 }, { host: 'localhost', port: 7001 }, { host: '::1', port: 7002 }],
+  }, 'cluster wins over REDIS_URL')
+  t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, true)
+})
+
+const bad: Array<[string, Record<string, string>]> = [
+  ['production without a secret', { NODE_ENV: 'production' }],
+  ['short secret', { SESSION_SECRET: 'short' }],
+  ['one short secret in the list', { SESSION_SECRET: `${SECRET},short` }],
+  ['port not a number', { PORT: 'http' }],
+  ['port out of range', { PORT: '70000' }],
+  ['negative workers', { WORKERS: '-1' }],
+  ['workers with the memory store', { WORKERS: '2' }],
+  ['bcrypt cost too low', { BCRYPT_COST: '3' }],
+  ['trust proxy junk', { TRUST_PROXY: 'maybe' }],
+  ['redis url scheme', { REDIS_URL: 'http://127.0.0.1:6379' }],
+  ['cluster node without port', { REDIS_CLUSTER_NODES: '127.0.0.1' }],
+  ['cluster port zero', { REDIS_CLUSTER_NODES: '127.0.0.1:0' }],
+]
+for (const [name, env] of bad) {
+  t.test(`refuses: ${name}`, async (t) => {
+    t.throws(() => loadConfig(env), ConfigError)
+  })
+}

@@ -1,0 +1,132 @@
+/**
+ * `npm start`'s entry point as a real process: it serves, refuses bad configuration with a clear
+ * message, runs workers with node:cluster, and exits 0 on SIGTERM/SIGINT within 5 s.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { request } from 'node:http'
+import t from 'tap'
+
+const MAIN = new URL('../../lib/server/main.ts', import.meta.url).pathname
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+
+interface Proc {
+  child: ChildProcess
+  output(): string
+  /** Resolves with the URL of the first `listening on` line. */
+  listening: Promise<string>
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>
+  exitedAt(since: number): Promise<{ code: number | null; ms: number }>
+}
+
+function start(t: Tap, env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, [...process.execArgv, MAIN], {
+    env: { ...process.env, PORT: '0', BCRYPT_COST: '4', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let resolveUrl: (url: string) => void
+  const listening = new Promise<string>((resolve) => (resolveUrl = resolve))
+  const onData = (chunk: Buffer) => {
+    out += chunk.toString()
+    const m = /listening on (http:\/\/[^\s]+)/.exec(out)
+    if (m !== null) resolveUrl(m[1] as string)
+  }
+  child.stdout?.on('data', onData)
+  child.stderr?.on('data', onData)
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>((resolve) => {
+    child.on('exit', (code, signal) => resolve({ code, signal, ms: performance.now() }))
+  })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return {
+    child,
+    output: () => out,
+    listening,
+    exited,
+    exitedAt: async (since) => {
+      const e = await exited
+      return { code: e.code, ms: e.ms - since }
+    },
+  }
+}
+type Tap = { teardown(fn: () => void): void }
+
+async function health(url: string): Promise<number> {
+  const res = await fetch(`${url}/healthz`)
+  await res.text()
+  return res.status
+}
+
+t.test('serves, then exits 0 on SIGTERM with a request in flight', async (t) => {
+  const p = start(t, {})
+  const url = await p.listening
+  t.match(p.output(), /SESSION_SECRET is not set/, 'warns about the generated secret')
+  t.equal(await health(url), 200)
+  // A request whose body is still arriving when the signal comes: it must be answered.
+  const [head, tail] = ['{"email":"john@example.com",', '"password":"john-password-1"}']
+  const inFlight = new Promise<number>((resolve, reject) => {
+    const length = String(Buffer.byteLength(head + tail))
+    const req = request(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': length } }, (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('error', reject)
+    req.write(head)
+    setTimeout(() => req.end(tail), 300)
+  })
+  await new Promise((r) => setTimeout(r, 100))
+  const since = performance.now()
+  p.child.kill('SIGTERM')
+  t.equal(await inFlight, 200, 'the in-flight login finished')
+  const exit = await p.exitedAt(since)
+  t.equal(exit.code, 0)
+  t.ok(exit.ms < 5000, `exited in ${Math.round(exit.ms)} ms`)
+})
+
+t.test('SIGINT stops it too', async (t) => {
+  const p = start(t, {})
+  await p.listening
+  p.child.kill('SIGINT')
+  t.equal((await p.exited).code, 0)
+})
+
+t.test('refuses to start with a bad configuration, saying why', async (t) => {
+  for (const [env, pattern] of [
+    [{ WORKERS: '2' }, /WORKERS > 1 needs a shared store/],
+    [{ NODE_ENV: 'production', SESSION_SECRET: '' }, /SESSION_SECRET is required/],
+  ] as const) {
+    const p = start(t, env)
+    const exit = await p.exited
+    t.equal(exit.code, 1)
+    t.match(p.output(), pattern)
+  }
+})
+
+t.test('production: warns when no users can log in, serves a __Host- cookie', async (t) => {
+  const p = start(t, { NODE_ENV: 'production', SESSION_SECRET: 'p'.repeat(32), HOST: '127.0.0.1' })
+  const url = await p.listening
+  t.match(p.output(), /no USERS_FILE/)
+  const res = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: 'john@example.com', password: 'john-password-1' }) })
+  t.equal(res.status, 401, 'demo users are not loaded in production')
+  const cart = await fetch(`${url}/cart`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"item":"x"}' })
+  t.match(cart.headers.get('set-cookie'), /^__Host-sid=.*; Path=\/; HttpOnly; Secure; SameSite=Lax$/)
+  p.child.kill('SIGTERM')
+  t.equal((await p.exited).code, 0)
+})
+
+t.test('WORKERS=2 on Redis: two processes serve one port; SIGTERM stops them all', async (t) => {
+  const p = start(t, { WORKERS: '2', REDIS_URL })
+  const url = await p.listening
+  await new Promise<void>((resolve) => {
+    const check = () => ((p.output().match(/listening on/g) ?? []).length >= 2 ? resolve() : setTimeout(check, 50))
+    check()
+  })
+  t.match(p.output(), /starting 2 workers/)
+  t.equal(await health(url), 200)
+  const since = performance.now()
+  p.child.kill('SIGTERM')
+  const exit = await p.exitedAt(since)
+  t.equal(exit.code, 0)
+  t.ok(exit.ms < 5000)
+})
