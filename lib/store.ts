@@ -118,11 +118,13 @@ export interface Store {
   destroyByUser(userId: string, exceptKey?: string): Promise<number>
 
   /**
-   * Fixed-window counter for rate limiting (login throttling): increments `key` and returns the
-   * new count; the window (TTL `windowMs`) starts with the first hit. Lives in the same backend as
-   * the sessions so limits hold across server instances.
+   * Fixed-window counter for rate limiting (login throttling): adds `increment` (default 1) to
+   * `key` and returns the new count and the ms left in the window; the window (TTL `windowMs`)
+   * starts with the first hit. `increment = 0` only reads: it creates nothing, and a missing
+   * counter reads `{ count: 0, resetMs: 0 }`. Lives in the same backend as the sessions so limits
+   * hold across server instances.
    */
-  hit(key: string, windowMs: number): Promise<{ count: number; resetMs: number }>
+  hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }>
 
   /** Clear a counter set by {@link Store.hit} (e.g. after a successful login). */
   resetHits(key: string): Promise<void>

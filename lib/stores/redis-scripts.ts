@@ -1,0 +1,170 @@
+/**
+ * The Lua scripts behind {@link RedisStore} (lib/stores/redis.ts). Each one touches exactly one key
+ * (`numberOfKeys: 1`), so it runs atomically on a single node and on Redis Cluster alike (a script
+ * may only touch keys of one hash slot). ioredis's `defineCommand` sends them with EVALSHA and falls
+ * back to EVAL on `NOSCRIPT` (after a restart or a failover the script cache is empty).
+ *
+ * Scripts run with RESP2 reply conversion whatever protocol the connection speaks: a Lua table is
+ * an array, `false` is nil, numbers are integers. A Lua table stops at its first nil, hence the
+ * `or ''` wherever a field could be missing.
+ *
+ * Session hash fields (see the key layout in redis.ts): v version, d data, c createdAt,
+ * l lastSeenAt, e expiresAt, a absoluteExpiresAt, r remember 0/1, u userId or '', h handle,
+ * ua User-Agent, ip.
+ *
+ * TTLs are relative milliseconds (`PEXPIRE`), computed by the caller from `expiresAt - now`, so a
+ * clock difference between the app servers and Redis cannot shorten or stretch sessions.
+ * `PEXPIRE` with a non-positive TTL deletes the key (documented Redis behaviour): a write or touch
+ * that sets `expiresAt` in the past removes the record, as if it had expired.
+ */
+
+/** The commands the scripts add to the client (named `sessionkit*` to avoid clashing with yours). */
+export interface ScriptCommands {
+  /** 1 if created, 0 if the key holds a live record. Not stored (but 1) if `ttlMs <= 0`. */
+  sessionkitCreate(key: string, ttlMs: number, ...fields: string[]): Promise<number>
+  /**
+   * Compare-and-set. `rebindOk` '0' refuses to bind the session to a new user and answers
+   * `['rebind', handle, absoluteExpiresAt]`, so the caller can index the session first.
+   */
+  sessionkitWrite(
+    key: string,
+    expectedVersion: string,
+    rebindOk: '0' | '1',
+    ttlMs: number,
+    data: string,
+    lastSeenAt: string,
+    expiresAt: string,
+    remember: string,
+    userId: string,
+  ): Promise<WriteReply>
+  /** 1 if refreshed, 0 if missing. */
+  sessionkitTouch(key: string, ttlMs: number, lastSeenAt: string, expiresAt: string): Promise<number>
+  /** `[userId or '', handle]` of the deleted record, or null if there was none. */
+  sessionkitDestroy(key: string): Promise<[string, string] | null>
+  /** `[count, pttlMs]`; with increment 0, a read (`[0, 0]` if missing). */
+  sessionkitHit(key: string, windowMs: number, increment: number): Promise<[number, number]>
+  /** Add `handle → "<redis ms>:<storageKey>"` and stretch the index TTL to at least `ttlMs`. */
+  sessionkitIndexAdd(indexKey: string, handle: string, storageKey: string, ttlMs: number): Promise<number>
+  /** Remove the given `handle, value` pairs if unchanged and older than `graceMs`; the count. */
+  sessionkitIndexPrune(indexKey: string, graceMs: number, ...handleValuePairs: string[]): Promise<number>
+}
+
+export type WriteReply =
+  | ['ok', oldUserId: string, handle: string]
+  | ['conflict']
+  | ['missing']
+  | ['rebind', handle: string, absoluteExpiresAt: string]
+
+/** Fails (0) if the key exists; EXISTS already ignores an expired key (Redis expires on access). */
+const CREATE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local ttl = tonumber(ARGV[1])
+if ttl <= 0 then return 1 end
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'e', ARGV[6],
+  'a', ARGV[7], 'r', ARGV[8], 'u', ARGV[9], 'h', ARGV[10], 'ua', ARGV[11], 'ip', ARGV[12])
+redis.call('PEXPIRE', KEYS[1], ttl)
+return 1
+`
+
+/**
+ * Never creates: a missing key answers 'missing' before anything is written (HSET on a missing
+ * key would resurrect a destroyed session). Versions compare as decimal strings, as stored.
+ */
+const WRITE = `
+local cur = redis.call('HMGET', KEYS[1], 'v', 'u', 'h', 'a')
+if not cur[1] then return {'missing'} end
+if cur[1] ~= ARGV[1] then return {'conflict'} end
+local old = cur[2] or ''
+if ARGV[8] ~= '' and ARGV[8] ~= old and ARGV[2] ~= '1' then
+  return {'rebind', cur[3] or '', cur[4] or '0'}
+end
+redis.call('HSET', KEYS[1], 'd', ARGV[4], 'l', ARGV[5], 'e', ARGV[6], 'r', ARGV[7], 'u', ARGV[8])
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return {'ok', old, cur[3] or ''}
+`
+
+const TOUCH = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'l', ARGV[2], 'e', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1
+`
+
+const DESTROY = `
+local cur = redis.call('HMGET', KEYS[1], 'u', 'h')
+if redis.call('DEL', KEYS[1]) == 0 then return false end
+return {cur[1] or '', cur[2] or ''}
+`
+
+/**
+ * Fixed window: the first hit creates the counter and starts its window. INCRBY creates a key
+ * without a TTL, so "no TTL" (PTTL -1) marks the first hit; it also catches a counter written by
+ * something else, which must not lock a user out for good. Increment 0 only reads: a missing
+ * counter is {0, 0} and nothing is created.
+ */
+const HIT = `
+local inc = tonumber(ARGV[2])
+if inc == 0 then
+  local n = redis.call('GET', KEYS[1])
+  if not n then return {0, 0} end
+  return {tonumber(n), math.max(redis.call('PTTL', KEYS[1]), 0)}
+end
+local n = redis.call('INCRBY', KEYS[1], inc)
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {n, ttl}
+`
+
+/**
+ * The value carries Redis's own clock (TIME, allowed in scripts since effects replication became
+ * the default in Redis 5) so that pruning can spare entries younger than a grace period: see
+ * INDEX_PRUNE_GRACE_MS in redis.ts. PTTL is -1 on a hash that has no TTL yet (just created), which
+ * is below any positive TTL, so a new index always gets one. PEXPIRE ... GT would not do: it treats
+ * "no TTL" as infinite and so never sets the first one.
+ */
+const INDEX_ADD = `
+local t = redis.call('TIME')
+local at = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+redis.call('HSET', KEYS[1], ARGV[1], at .. ':' .. ARGV[2])
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return 1
+`
+
+/**
+ * Deletes a field only if it still holds the value the caller saw dead (a newer entry for the same
+ * handle survives) and was added at least ARGV[1] ms ago by Redis's clock. A value without a
+ * timestamp (not written by INDEX_ADD) counts as old.
+ */
+const INDEX_PRUNE = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local grace = tonumber(ARGV[1])
+local n = 0
+for i = 2, #ARGV, 2 do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  if v == ARGV[i + 1] then
+    local at = tonumber(string.match(v, '^(%d+):') or '0')
+    if at + grace <= now then
+      redis.call('HDEL', KEYS[1], ARGV[i])
+      n = n + 1
+    end
+  end
+end
+return n
+`
+
+/** Definitions for `client.defineCommand(name, definition)`. */
+export const SCRIPTS: Record<keyof ScriptCommands, { numberOfKeys: 1; lua: string }> = {
+  sessionkitCreate: { numberOfKeys: 1, lua: CREATE },
+  sessionkitWrite: { numberOfKeys: 1, lua: WRITE },
+  sessionkitTouch: { numberOfKeys: 1, lua: TOUCH },
+  sessionkitDestroy: { numberOfKeys: 1, lua: DESTROY },
+  sessionkitHit: { numberOfKeys: 1, lua: HIT },
+  sessionkitIndexAdd: { numberOfKeys: 1, lua: INDEX_ADD },
+  sessionkitIndexPrune: { numberOfKeys: 1, lua: INDEX_PRUNE },
+}
