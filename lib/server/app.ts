@@ -80,6 +80,12 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
   return { router, sessions, users, handler: router.handler() }
 }
 
+/** The URL to print for a server listening on `host:port` (a wildcard address → loopback). */
+export function serverUrl(host: string, port: number): string {
+  if (host === '0.0.0.0' || host === '::') host = '127.0.0.1'
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
+}
+
 /** Create the app and listen on `config.host:config.port`. */
 export async function startServer(config: ServerConfig, overrides: AppOverrides = {}): Promise<RunningServer> {
   const app = await createApp(config, overrides)
@@ -95,10 +101,9 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
     })
   })
   const { port } = server.address() as AddressInfo
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host
   let closing: Promise<void> | null = null
   return {
-    url: `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`,
+    url: serverUrl(config.host, port),
     port,
     server,
     sessions: app.sessions,

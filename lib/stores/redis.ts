@@ -238,8 +238,10 @@ export class RedisStore implements Store {
       return
     }
     let timer: NodeJS.Timeout | undefined
+    // Not unref'd: a pending close() must keep the process alive until it settles (bounded by
+    // QUIT_WAIT_MS), or a Cluster that never connected would leave close() forever unresolved.
     const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, QUIT_WAIT_MS).unref()
+      timer = setTimeout(resolve, QUIT_WAIT_MS)
     })
     // Our retryStrategy never gives up, so 'end' comes only from this close.
     const ended = new Promise<void>((resolve) => client.once('end', resolve as () => void))

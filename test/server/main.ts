@@ -3,7 +3,8 @@
  * message, runs workers with node:cluster, and exits 0 on SIGTERM/SIGINT within 5 s.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { request } from 'node:http'
+import { createServer, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 
 const MAIN = new URL('../../lib/server/main.ts', import.meta.url).pathname
@@ -103,6 +104,15 @@ t.test('refuses to start with a bad configuration, saying why', async (t) => {
   }
 })
 
+t.test('a port already in use: exits 1 with the reason', async (t) => {
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const p = start(t, { PORT: String((blocker.address() as AddressInfo).port) })
+  t.equal((await p.exited).code, 1)
+  t.match(p.output(), /failed to start.*EADDRINUSE/s)
+})
+
 t.test('production: warns when no users can log in, serves a __Host- cookie', async (t) => {
   const p = start(t, { NODE_ENV: 'production', SESSION_SECRET: 'p'.repeat(32), HOST: '127.0.0.1' })
   const url = await p.listening
@@ -123,6 +133,15 @@ t.test('WORKERS=2 on Redis: two processes serve one port; SIGTERM stops them all
     check()
   })
   t.match(p.output(), /starting 2 workers/)
+  t.equal(await health(url), 200)
+  // A worker that dies is replaced.
+  const pid = Number(/worker (\d+)\)/.exec(p.output())?.[1])
+  process.kill(pid, 'SIGKILL')
+  await new Promise<void>((resolve) => {
+    const check = () => ((p.output().match(/listening on/g) ?? []).length >= 3 ? resolve() : setTimeout(check, 50))
+    check()
+  })
+  t.match(p.output(), new RegExp(`worker ${pid} exited .*starting another`))
   t.equal(await health(url), 200)
   const since = performance.now()
   p.child.kill('SIGTERM')
