@@ -38,6 +38,8 @@ export const ErrorCodes = {
   // --- signatures and IDs (lib/signature.ts, lib/id.ts) --------------------------------------
   /** A secret is missing, not a string/Buffer, or shorter than 32 bytes. */
   SECRET_INVALID: 'ERR_SECRET_INVALID',
+  /** The value given to `sign` is not a string, or not well-formed UTF-16 (a lone surrogate). */
+  SIGN_VALUE_INVALID: 'ERR_SIGN_VALUE_INVALID',
 
   // --- options (lib/options.ts, stores) ------------------------------------------------------
   /** An option has the wrong type or an out-of-range value. The message names the option. */
@@ -56,6 +58,14 @@ export const ErrorCodes = {
   STORE_TIMEOUT: 'ERR_STORE_TIMEOUT',
   /** A compare-and-set write kept conflicting past the retry budget. */
   STORE_CONFLICT: 'ERR_STORE_CONFLICT',
+
+  // --- routing (lib/router.ts) ---------------------------------------------------------------
+  /** A route path is malformed (no leading `/`, bad `:param` name) or registered twice. */
+  ROUTE_INVALID: 'ERR_ROUTE_INVALID',
+
+  // --- passwords (lib/auth/password.ts, lib/server/users.ts) ---------------------------------
+  /** A password to hash breaks the policy (see `passwordProblem`), or a hash is not bcrypt. */
+  PASSWORD_INVALID: 'ERR_PASSWORD_INVALID',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]
