@@ -317,6 +317,9 @@ export class SessionManager {
         return resend ? this.#cookie(s, update.expiresAt, now) : null
       }
       if (result === 'missing') return this.#clearCookie
+      // Back off a random 0–2^attempt ms (capped at 32) before reloading, so writers that keep
+      // colliding on one session spread out instead of retrying in lock-step.
+      await sleep(Math.random() * Math.min(2 ** attempt, 32))
       const reloaded = await this.#call(this.#store.get(s.key as string))
       if (reloaded === null) return this.#clearCookie
       base = reloaded
@@ -356,6 +359,10 @@ export class SessionManager {
       )
     })
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
 }
 
 /** Add a Set-Cookie line, keeping any the handler set. */

@@ -65,7 +65,7 @@ export interface SessionManagerOptions {
   storeTimeoutMs?: number
   /** `Retry-After` seconds sent with a 503 caused by the store. Default 1. */
   retryAfterSeconds?: number
-  /** Compare-and-set retries before a write gives up with a 503. Default 8. */
+  /** Compare-and-set retries (jittered) before a write gives up with a 503. Default 16. */
   maxWriteRetries?: number
   /**
    * How many verified cookie values to remember, so a repeat request skips the HMAC and SHA-256
@@ -189,7 +189,7 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     touchIntervalMs,
     storeTimeoutMs: duration('storeTimeoutMs', input.storeTimeoutMs, SECOND, 1, 60 * SECOND),
     retryAfterSeconds: duration('retryAfterSeconds', input.retryAfterSeconds, 1, 0, 3600),
-    maxWriteRetries: duration('maxWriteRetries', input.maxWriteRetries, 8, 0, 100),
+    maxWriteRetries: duration('maxWriteRetries', input.maxWriteRetries, 16, 0, 100),
     verifiedCacheSize: duration('verifiedCacheSize', input.verifiedCacheSize, 10_000, 0, 10_000_000),
     now,
   })

@@ -13,6 +13,11 @@ import type { SessionRecord } from './store.js'
 /** Marks a key deleted in the change log. */
 const DELETED: unique symbol = Symbol('deleted')
 
+/** A change recorded by `update()`: re-run on the stored value if a concurrent write won. */
+class Updater {
+  constructor(readonly fn: (current: unknown) => unknown) {}
+}
+
 type Data = Record<string, unknown>
 
 /** State the manager needs; not part of the public API (the symbol is not re-exported). */
@@ -27,7 +32,7 @@ export interface SessionState {
   record: SessionRecord | null
   /** Parsed data; null until first needed (a request that never reads data never parses JSON). */
   data: Data | null
-  /** Keys changed by this request: value, or DELETED. */
+  /** Keys changed by this request: value, DELETED, or an Updater to re-run on conflict. */
   changes: Map<string, unknown> | null
   userId: string | null
   remember: boolean
@@ -63,6 +68,7 @@ export function parseData(json: string): Data {
 export function applyChanges(data: Data, changes: Map<string, unknown>): void {
   for (const [k, v] of changes) {
     if (v === DELETED) delete data[k]
+    else if (v instanceof Updater) data[k] = v.fn(data[k])
     else data[k] = v
   }
 }
@@ -119,6 +125,21 @@ export class Session {
     this.#data()[key] = value
     ;(s.changes ??= new Map()).set(key, value)
     return this
+  }
+
+  /**
+   * Set `key` to `fn(current value)`. Unlike `get` + `set`, the function is re-run on the stored
+   * value if a concurrent request changed the session first, so two requests that append to the
+   * same cart both land. `fn` must be pure (it may run more than once) and return JSON. Returns
+   * the new value.
+   */
+  update<T>(key: string, fn: (current: T | undefined) => T): T {
+    const s = this.#writable()
+    const data = this.#data()
+    const next = fn(data[key] as T | undefined)
+    data[key] = next
+    ;(s.changes ??= new Map()).set(key, new Updater(fn as (current: unknown) => unknown))
+    return next
   }
 
   /** Remove `key`. */

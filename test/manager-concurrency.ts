@@ -206,3 +206,15 @@ t.test('commit keeps Set-Cookie and Vary headers the handler set', async (t) => 
     t.equal(res.getHeader('cache-control'), 'private, max-age=0', 'handler choice respected')
   }
 })
+
+t.test('update(): concurrent appends to the same key both land', async (t) => {
+  const store = new MemoryStore()
+  t.teardown(() => store.close())
+  const { manager, cookie } = await seed(store)
+  const sessions = await Promise.all(Array.from({ length: 6 }, () => manager.load(fakeReq(cookie))))
+  const seen = sessions.map((s, i) => s.update<number[]>('list', (list = []) => [...list, i]))
+  t.same(seen, [[0], [1], [2], [3], [4], [5]], 'each request sees its own first application')
+  await Promise.all(sessions.map((s) => manager.commit(s, fakeRes())))
+  const after = await manager.load(fakeReq(cookie))
+  t.same([...(after.get<number[]>('list') ?? [])].sort(), [0, 1, 2, 3, 4, 5], 'no append lost')
+})

@@ -17,7 +17,7 @@ t.test('defaults are the documented ones, frozen', async (t) => {
     touchIntervalMs: 300_000,
     storeTimeoutMs: 1000,
     retryAfterSeconds: 1,
-    maxWriteRetries: 8,
+    maxWriteRetries: 16,
     verifiedCacheSize: 10_000,
     now: Date.now,
   })

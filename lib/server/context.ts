@@ -6,7 +6,7 @@
  * Redis blinked must not be logged out (a 401 or a fresh ID would do exactly that).
  */
 import type { OutgoingHttpHeaders } from 'node:http'
-import { isStoreError } from '../errors.js'
+import { ErrorCodes, isStoreError } from '../errors.js'
 import { HttpError, sendJson } from '../http.js'
 import type { SessionManager } from '../manager.js'
 import type { RequestContext } from '../router.js'
@@ -23,7 +23,9 @@ export interface AppContext extends RequestContext {
 export function storeFailure(retryAfterSeconds: number): (err: unknown) => never {
   return (err) => {
     if (isStoreError(err)) {
-      throw new HttpError(503, 'Session store unavailable', {
+      // A write that lost every compare-and-set round is contention, not an outage: say so.
+      const busy = err.code === ErrorCodes.STORE_CONFLICT
+      throw new HttpError(503, busy ? 'Session is busy, retry' : 'Session store unavailable', {
         expose: true,
         headers: { 'Retry-After': String(retryAfterSeconds) },
         cause: err,

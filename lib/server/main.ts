@@ -3,15 +3,22 @@
  * node:cluster), and shut down cleanly on SIGTERM/SIGINT: stop accepting, finish in-flight
  * requests, close the store, exit 0 — all within 5 seconds.
  */
-import cluster from 'node:cluster'
+import cluster, { type Worker } from 'node:cluster'
 import { startServer } from './app.js'
 import { ConfigError, loadConfig, type ServerConfig } from './config.js'
 
 /** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
 const SHUTDOWN_MS = 5000
 
+const STORE_NAMES = { memory: 'memory store', redis: 'Redis store', cluster: 'Redis Cluster store' } as const
+
 function describe(config: ServerConfig): string {
-  return config.store.kind === 'memory' ? 'memory store' : config.store.kind === 'redis' ? 'Redis store' : 'Redis Cluster store'
+  return STORE_NAMES[config.store.kind]
+}
+
+/** The live workers (only called in the primary, where `cluster.workers` is always set). */
+function workers(): Worker[] {
+  return Object.values(cluster.workers as NodeJS.Dict<Worker>) as Worker[]
 }
 
 function onSignals(handler: (signal: string) => void): void {
@@ -42,7 +49,7 @@ function runPrimary(config: ServerConfig): void {
     if (!stopping) {
       console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another`)
       cluster.fork()
-    } else if (Object.keys(cluster.workers ?? {}).length === 0) {
+    } else if (workers().length === 0) {
       process.exit(0)
     }
   })
@@ -50,7 +57,7 @@ function runPrimary(config: ServerConfig): void {
   onSignals(() => {
     stopping = true
     setTimeout(() => process.exit(0), SHUTDOWN_MS).unref()
-    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM')
+    for (const worker of workers()) worker.process.kill('SIGTERM')
   })
 }
 

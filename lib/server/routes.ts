@@ -99,11 +99,12 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
       throw new HttpError(400, `item must be 1 to ${MAX_ITEM_LENGTH} characters`)
     }
     const session = await ctx.session()
-    const cart = session.get<string[]>('cart') ?? []
-    if (cart.length >= MAX_CART_ITEMS) throw new HttpError(400, `a cart holds at most ${MAX_CART_ITEMS} items`)
+    if ((session.get<string[]>('cart') ?? []).length >= MAX_CART_ITEMS) {
+      throw new HttpError(400, `a cart holds at most ${MAX_CART_ITEMS} items`)
+    }
     // Works for anonymous visitors: the first write creates their session (saveUninitialized=false).
-    const next = [...cart, item]
-    session.set('cart', next)
+    // update(), not get + set: two tabs adding at once both land (the append is re-run on conflict).
+    const next = session.update<string[]>('cart', (cart = []) => (cart.length >= MAX_CART_ITEMS ? cart : [...cart, item]))
     await ctx.reply(200, { cart: next })
   })
 
