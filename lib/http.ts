@@ -59,6 +59,8 @@ export function sendJson(
 ): void {
   const json = JSON.stringify(body) ?? 'null'
   res.setHeader('Content-Type', 'application/json; charset=utf-8')
+  // Never let a browser sniff a JSON answer into HTML or script (OWASP Secure Headers Project).
+  res.setHeader('X-Content-Type-Options', 'nosniff')
   if (headers) for (const [name, value] of Object.entries(headers)) {
     if (value !== undefined) res.setHeader(name, value)
   }

@@ -201,7 +201,7 @@ export class SessionManager {
       hadCookie,
       committed: false,
       userAgent: req.headers['user-agent'] ?? '',
-      ip: req.socket.remoteAddress ?? '',
+      ip: this.options.clientIp(req),
     }
   }
 

@@ -5,6 +5,7 @@
  * is `ERR_OPTION_INVALID` and whose message names the option (STYLE.md: programmer errors fail
  * loudly and early, never on the first request).
  */
+import type { IncomingMessage } from 'node:http'
 import { serializeCookie, type CookieSerializeOptions } from './cookie.js'
 import { ErrorCodes, typeError } from './errors.js'
 import type { Secret } from './signature.js'
@@ -75,6 +76,12 @@ export interface SessionManagerOptions {
   verifiedCacheSize?: number
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number
+  /**
+   * The client address recorded with a new session (shown in session lists). Behind a proxy, pass
+   * one that reads the proxy's header (see `clientIp` in lib/http.ts). Default: the socket's
+   * remote address.
+   */
+  clientIp?: (req: IncomingMessage) => string
 }
 
 export interface ResolvedCookieOptions {
@@ -100,6 +107,11 @@ export interface ResolvedOptions {
   readonly maxWriteRetries: number
   readonly verifiedCacheSize: number
   readonly now: () => number
+  readonly clientIp: (req: IncomingMessage) => string
+}
+
+function socketAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? ''
 }
 
 function invalid(name: string, why: string): TypeError {
@@ -179,6 +191,8 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     Math.min(5 * MINUTE, Math.floor(idleTimeoutMs / 2)), 0, idleTimeoutMs - 1)
   const now = input.now ?? Date.now
   if (typeof now !== 'function') throw invalid('now', 'must be a function')
+  const clientIp = input.clientIp ?? socketAddress
+  if (typeof clientIp !== 'function') throw invalid('clientIp', 'must be a function')
   return Object.freeze({
     secrets: Object.freeze([...input.secrets]),
     store: input.store,
@@ -192,5 +206,6 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     maxWriteRetries: duration('maxWriteRetries', input.maxWriteRetries, 16, 0, 100),
     verifiedCacheSize: duration('verifiedCacheSize', input.verifiedCacheSize, 10_000, 0, 10_000_000),
     now,
+    clientIp,
   })
 }

@@ -47,6 +47,7 @@ const bad: Array<[string, unknown]> = [
   ['retries Infinity', { ...base, maxWriteRetries: Infinity }],
   ['cache size negative', { ...base, verifiedCacheSize: -1 }],
   ['now not a function', { ...base, now: 5 }],
+  ['clientIp not a function', { ...base, clientIp: 'x' }],
   ['cookie not an object', { ...base, cookie: 'sid' }],
   ['cookie null', { ...base, cookie: null }],
   ['secure not boolean', { ...base, cookie: { secure: 'yes' } }],

@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createDummyHash } from '../auth/password.js'
 import { LoginThrottle } from '../auth/throttle.js'
+import { clientIp } from '../http.js'
 import { createSessionManager, type SessionManager } from '../manager.js'
 import { Router } from '../router.js'
 import type { Store } from '../store.js'
@@ -60,6 +61,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     // RFC 6265bis §4.1.3.2: `__Host-` pins the cookie to this host, path /, Secure, no Domain —
     // a sibling subdomain cannot overwrite it (cookie tossing).
     cookie: config.production ? { name: '__Host-sid', secure: true } : { name: 'sid' },
+    clientIp: (req) => clientIp(req, { trustProxy: config.trustProxy }),
     ...(overrides.now ? { now: overrides.now } : {}),
   })
   const [users, dummyHash] = await Promise.all([

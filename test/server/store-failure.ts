@@ -75,3 +75,12 @@ t.test('createStore and serverUrl', async (t) => {
   t.equal(serverUrl('::1', 81), 'http://[::1]:81')
   t.equal(serverUrl('127.0.0.2', 82), 'http://127.0.0.2:82')
 })
+
+t.test('behind a trusted proxy, session lists show the client address from X-Forwarded-For', async (t) => {
+  const server = await boot(t, new MemoryStore(), { TRUST_PROXY: 'true' })
+  const c = new Client(server.url)
+  await c.request('POST', '/login', { json: JOHN, headers: { 'x-forwarded-for': '203.0.113.9' } })
+  const listed = await c.get('/sessions')
+  t.equal(listed.body.sessions[0].ip, '203.0.113.9')
+  t.equal(listed.headers.get('x-content-type-options'), 'nosniff')
+})
