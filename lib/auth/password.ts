@@ -1,6 +1,7 @@
 /**
- * Password hashing and checking with bcrypt (`@node-rs/bcrypt`: native, async, runs on the libuv
- * thread pool, so a ~50–100 ms hash at cost 10 never blocks the event loop).
+ * Password hashing and checking with bcrypt (`@node-rs/bcrypt`, native), run on low-priority
+ * worker threads (lib/auth/bcrypt-pool.ts), so a ~50–100 ms hash at cost 10 neither blocks nor
+ * starves the event loop.
  *
  * **What goes into bcrypt.** bcrypt reads at most 72 bytes of its input and ignores the rest
  * (Provos & Mazières 1999; OWASP Password Storage Cheat Sheet, "Input Limits of bcrypt"), and some
@@ -31,7 +32,7 @@
  * later needs a hash-format marker, since existing hashes would no longer verify.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { compare, hash } from '@node-rs/bcrypt'
+import { bcryptPool } from './bcrypt-pool.js'
 import { ErrorCodes, rangeError, typeError } from '../errors.js'
 
 /**
@@ -104,7 +105,7 @@ export async function hashPassword(pw: string, cost = 10): Promise<string> {
   }
   const problem = passwordProblem(pw, { forNew: true })
   if (problem !== null) throw typeError(ErrorCodes.PASSWORD_INVALID, problem)
-  return hash(bcryptInput(pw), cost)
+  return bcryptPool.hash(bcryptInput(pw), cost)
 }
 
 /**
@@ -116,7 +117,7 @@ export async function hashPassword(pw: string, cost = 10): Promise<string> {
 export async function verifyPassword(pw: unknown, storedHash: unknown): Promise<boolean> {
   if (passwordProblem(pw) !== null || !isBcryptHash(storedHash)) return false
   try {
-    return await compare(bcryptInput(pw as string), storedHash)
+    return await bcryptPool.verify(bcryptInput(pw as string), storedHash)
   } catch {
     // The binding answers `false` for every malformed hash we found; this keeps the promise of
     // "never rejects" if a future version throws instead.

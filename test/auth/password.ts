@@ -116,11 +116,14 @@ t.test('verifyPassword answers false, never rejects, for bad input', async (t) =
 })
 
 t.test('verifyPassword turns a throwing bcrypt binding into false', async (t) => {
+  const { bcryptPool } = await import('../../lib/auth/bcrypt-pool.js')
   const mocked = await t.mockImport<typeof import('../../lib/auth/password.js')>('../../lib/auth/password.js', {
-    '@node-rs/bcrypt': {
-      hash,
-      compare: async () => {
-        throw new Error('native failure')
+    '../../lib/auth/bcrypt-pool.js': {
+      bcryptPool: {
+        hash: (input: string, cost: number) => bcryptPool.hash(input, cost),
+        verify: async () => {
+          throw new Error('native failure')
+        },
       },
     },
   })
