@@ -1,0 +1,47 @@
+/**
+ * `npm run bench -- --profile`: run a server under `node --cpu-prof` through a throughput scenario
+ * (default: sessionkit on memory, authenticated GET /dashboard), stop it cleanly so V8 writes the
+ * profile, and print the top functions by self time (bench/profile-summary.mjs). Profiling slows
+ * the server: the req/s printed here are not results.
+ */
+import { mkdir, readFile } from 'node:fs/promises'
+import { formatSummary, summarizeProfile } from '../profile-summary.mjs'
+import { cannon, summarize, THROUGHPUT } from './load.mjs'
+import { expectOk, login, startServer } from './servers.mjs'
+import { tmpDir } from './users.mjs'
+
+export async function runProfiles(o) {
+  const dir = `${tmpDir}profiles/`
+  await mkdir(dir, { recursive: true })
+  for (const scenario of o.scenarios) {
+    const spec = THROUGHPUT[scenario]
+    if (spec === undefined) {
+      o.log(`--profile: skipping ${scenario} (only dashboard, public and cart are profiled)`)
+      continue
+    }
+    for (const name of o.servers) {
+      const profileName = `${name}-${scenario}.cpuprofile`
+      const server = await startServer(name, { ...o, execArgv: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', profileName] })
+      let load
+      let warm
+      try {
+        const cookie = spec.needsCookie ? await login(server.url, o.users[0]) : ''
+        if (spec.check !== null) await expectOk(server.url, spec.check, cookie)
+        const options = { connections: o.connections, ...spec.options({ url: server.url, cookie }) }
+        o.log(`profile: ${name}, ${scenario}, ${o.warmup} s warm-up + ${o.duration} s`)
+        warm = summarize(await cannon({ ...options, duration: o.warmup }))
+        load = summarize(await cannon({ ...options, duration: o.duration }))
+      } finally {
+        await server.stop()
+      }
+      const path = dir + profileName
+      const summary = summarizeProfile(JSON.parse(await readFile(path, 'utf8')), 25)
+      console.log(`\n${name} under ${scenario} (${Math.round(load.rps)} req/s while profiled${load.valid ? '' : `, INVALID: ${load.invalid.join(', ')}`})`)
+      console.log(`profile: ${path}`)
+      // Everything the main thread did, over every request it answered (warm-up included).
+      const perRequestUs = (summary.busyMs * 1000) / (warm.total + load.total)
+      console.log(`main thread busy ${perRequestUs.toFixed(1)} µs per request (${warm.total + load.total} requests)`)
+      console.log(formatSummary(summary))
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * Turning results into text: the console table, the targets, and the generated section of
+ * bench/RESULTS.md. Every number printed is computed here from the measurements, never by hand.
+ */
+
+/** The targets of issue 5, checked against whatever scenarios the results hold. */
+export function targets(results) {
+  const out = []
+  const ratio = (scenario, server) => results.throughput?.[scenario]?.rows.find((r) => r.server === server)
+  for (const [scenario, server, min, what] of [
+    ['dashboard', 'sessionkit-memory', 0.75, 'authenticated GET, MemoryStore'],
+    ['dashboard', 'sessionkit-redis', 0.45, 'authenticated GET, RedisStore'],
+    ['cart', 'sessionkit-memory', 0.5, 'POST /cart (a write per request), MemoryStore'],
+  ]) {
+    const row = ratio(scenario, server)
+    if (row?.ratio == null) continue
+    out.push({ what: `${what}: × bare node:http`, measured: mark(fixed(row.ratio), row.valid), target: `≥ ${min}`, met: row.valid && row.ratio >= min })
+  }
+  const storm = results.storm
+  if (storm) {
+    out.push({ what: 'login throughput: × raw bcrypt compares/s', measured: mark(fixed(storm.loginRatio), storm.logins.valid), target: '≥ 0.9', met: storm.valid && storm.loginRatio >= 0.9 })
+    out.push({ what: '/dashboard p99 during the storm: × calm p99', measured: mark(fixed(storm.p99Ratio), storm.calm.valid && storm.probeDuring.valid && storm.loginsDuring.valid), target: '≤ 3', met: storm.valid && storm.p99Ratio <= 3 })
+  }
+  for (const row of results.memory?.rows ?? []) {
+    out.push({ what: `MemoryStore bytes/session (${row.label})`, measured: String(row.bytesPerSession), target: '≤ 1024', met: row.bytesPerSession <= 1024 })
+  }
+  const soak = results.soak
+  if (soak) {
+    out.push({ what: `RSS over the ${soak.seconds} s soak after ${soak.warmup} s: max deviation from median`, measured: mark(pct(soak.maxDeviation), soak.valid), target: '≤ ±10 %', met: soak.valid && soak.flat })
+  }
+  return out
+}
+
+/** A measured value, flagged when the run behind it had failures. */
+const mark = (text, valid) => (valid ? text : `${text} (INVALID run)`)
+const fixed = (x, digits = 2) => (x == null || !Number.isFinite(x) ? '–' : x.toFixed(digits))
+const pct = (x) => (x == null || !Number.isFinite(x) ? '–' : `${(x * 100).toFixed(1)} %`)
+const int = (x) => Math.round(x).toLocaleString('en-US')
+const ms = (x) => (Number.isInteger(x) ? String(x) : x < 10 ? x.toFixed(2) : x.toFixed(1))
+const mb = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`
+
+/** One markdown table (also readable as console text). */
+function table(head, rows, align) {
+  const line = (cells) => `| ${cells.join(' | ')} |`
+  return [line(head), line(align.map((a) => (a === 'r' ? '---:' : a === 'c' ? ':---:' : '---'))), ...rows.map(line)].join('\n')
+}
+
+function throughputTable(t) {
+  const head = ['server', 'req/s', 'spread', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', '× bare (rounds)', 'valid']
+  const rows = t.rows.map((r) => [
+    r.label,
+    int(r.rps),
+    pct(r.spread),
+    ms(r.p50),
+    ms(r.p99),
+    String(r.non2xx),
+    String(r.errors),
+    r.ratio == null ? '–' : `**${fixed(r.ratio)}**${r.roundRatios.length > 1 ? ` (${fixed(Math.min(...r.roundRatios))}–${fixed(Math.max(...r.roundRatios))})` : ''}`,
+    r.valid ? 'ok' : `INVALID: ${r.invalid.join(', ')}`,
+  ])
+  return table(head, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+}
+
+function peerLine(t) {
+  const get = (s) => t.rows.find((r) => r.server === s)?.rps
+  const parts = []
+  for (const [ours, peers] of [
+    ['sessionkit-memory', ['express-memory', 'fastify-memory']],
+    ['sessionkit-redis', ['express-redis', 'fastify-redis']],
+  ]) {
+    const mine = get(ours)
+    if (mine === undefined) continue
+    const vs = peers.filter((p) => get(p) !== undefined).map((p) => `${fixed(mine / get(p), 1)}× ${p}`)
+    if (vs.length > 0) parts.push(`${ours} = ${vs.join(', ')}`)
+  }
+  return parts.length > 0 ? `Against the peers (req/s ÷ req/s): ${parts.join('; ')}.` : ''
+}
+
+function stormTable(s) {
+  const row = (name, r, extra) => [name, fixed(r.rps, 1), ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors), extra, r.valid ? 'ok' : `INVALID: ${r.invalid.join(', ')}`]
+  return table(
+    ['phase', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'ratio', 'valid'],
+    [
+      ['raw bcrypt compares (bench/bcrypt-rate.mjs)', fixed(s.raw.perSecond, 1), '–', '–', '–', '–', '1.00', 'ok'],
+      row('logins alone', s.logins, `**${fixed(s.loginRatio)}** × raw`),
+      row('/dashboard probe, calm', s.calm, '1.00'),
+      row('/dashboard probe, during the storm', s.probeDuring, `**${fixed(s.p99Ratio)}** × calm p99`),
+      row('logins, with the probe running', s.loginsDuring, `${fixed(s.loginRatioDuring)} × raw`),
+    ],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+  )
+}
+
+function memoryTable(m) {
+  return table(
+    ['sessions', 'users', 'bytes/session'],
+    m.rows.map((r) => [`${int(r.sessions)} (${r.label})`, int(r.users), String(r.bytesPerSession)]),
+    ['l', 'r', 'r'],
+  )
+}
+
+function soakTable(s) {
+  const l = s.load
+  return table(
+    ['requests', 'req/s', 'p99 ms', 'non-2xx', 'errors', 'RSS median', 'RSS min–max', 'max deviation', 'RSS drift', 'heap drift', 'valid'],
+    [[int(l.total), int(l.rps), ms(l.p99), String(l.non2xx), String(l.errors), mb(s.rssMedian), `${mb(s.rssMin)} – ${mb(s.rssMax)}`, pct(s.maxDeviation), pct(s.rssDrift), pct(s.heapDrift), l.valid ? 'ok' : `INVALID: ${l.invalid.join(', ')}`]],
+    ['r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'],
+  )
+}
+
+/** RSS samples as a compact line: MiB per second of the soak. */
+function soakSamples(s) {
+  const line = (key) => s.samples.map((x) => (x[key] / 2 ** 20).toFixed(0)).join(' ')
+  return `RSS, MiB, one sample per second: ${line('rss')}\n\nHeap used, MiB, same samples: ${line('heapUsed')}`
+}
+
+function runLine(meta) {
+  return [
+    `Run: ${meta.date} · Node ${meta.node} · ${meta.nproc} vCPUs (\`nproc\`), ${meta.cpu} · 1-min load average ${meta.loadBefore.toFixed(2)} before, ${meta.loadAfter.toFixed(2)} after`,
+    '',
+    '```sh',
+    meta.command,
+    '```',
+  ].join('\n')
+}
+
+/** Markdown for every scenario the merged results hold, in scenario order. */
+export function markdownSections(results) {
+  const parts = []
+  for (const t of Object.values(results.throughput ?? {})) {
+    const s = t.settings
+    parts.push(`### ${t.title}\n\nautocannon -c ${s.connections}, ${s.duration} s × ${s.rounds} rounds (each after a ${s.warmup} s warm-up), servers interleaved. req/s, p50 and p99 are means over the rounds; spread = (max − min) ÷ mean of the rounds' req/s; × bare = mean req/s ÷ bare's, with the lowest and highest ratio of a single round.\n\n${runLine(t.meta)}\n\n${throughputTable(t)}\n\n${peerLine(t)}`.trimEnd())
+  }
+  if (results.storm) {
+    const s = results.storm
+    const c = s.settings
+    parts.push(`### Login storm (${s.server})\n\n${c.stormConnections} connections posting correct logins round-robin over ${c.users} users, bcrypt cost ${c.bcryptCost}; /dashboard probe at ${c.probeRate} req/s over ${c.probeConnections} connections; ${c.seconds} s per phase; raw rate with ${c.stormConnections} compares in flight.\n\n${runLine(s.meta)}\n\n${stormTable(s)}`)
+  }
+  if (results.memory) {
+    parts.push(`### MemoryStore footprint\n\n\`bench/memory-footprint.ts\` at ${int(results.memory.count)} sessions (heap after \`gc()\`, store the only owner).\n\n${runLine(results.memory.meta)}\n\n${memoryTable(results.memory)}`)
+  }
+  if (results.soak) {
+    const s = results.soak
+    parts.push(`### Soak: RSS under a mixed load (${s.server})\n\n${s.connections} connections, ${s.seconds} s; each loops: log in, 50 × GET /dashboard, GET /cart, 10 × POST /cart, POST /logout. RSS sampled every second; the first ${s.warmup} s are warm-up. Drift = mean of the last 10 samples ÷ mean of the first 10 after warm-up − 1.\n\n${runLine(s.meta)}\n\n${soakTable(s)}\n\n${soakSamples(s)}`)
+  }
+  const ts = targets(results)
+  if (ts.length > 0) {
+    parts.unshift(`### Targets (issue 5)\n\n${table(['target', 'measured', 'wanted', ''], ts.map((t) => [t.what, t.measured, t.target, t.met ? '✓' : '✗']), ['l', 'r', 'r', 'c'])}\n\n![ratio to bare node:http per scenario](results.svg)`)
+  }
+  return parts.join('\n\n')
+}
+
+/** Console text for one run's results (only what this run measured). */
+export function consoleReport(results) {
+  return markdownSections(results).replace(/\*\*/g, '').replace(/\n\n!\[.*\]\(results\.svg\)/, '')
+}

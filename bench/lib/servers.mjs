@@ -1,0 +1,175 @@
+/**
+ * The servers under test: each one its own process (child_process.fork), started on port 0, talking
+ * to the harness over IPC (protocol in bench/servers/common.mjs). Redis-backed servers get a key
+ * prefix unique to the run, and the harness deletes those keys at the end.
+ */
+import { fork } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import { Redis } from 'ioredis'
+
+const dir = fileURLToPath(new URL('../servers/', import.meta.url))
+
+/** name → entry file, store, and the label printed in tables. Order = order in every round. */
+export const SERVERS = {
+  bare: { file: 'bare.mjs', store: 'none', label: 'node:http, no session (ceiling)' },
+  'sessionkit-memory': { file: 'sessionkit.mjs', store: 'memory', label: 'sessionkit, MemoryStore' },
+  'sessionkit-redis': { file: 'sessionkit.mjs', store: 'redis', label: 'sessionkit, RedisStore (ioredis)' },
+  'express-memory': { file: 'express.mjs', store: 'memory', label: 'express 4 + express-session, MemoryStore' },
+  'express-redis': { file: 'express.mjs', store: 'redis', label: 'express 4 + express-session, connect-redis 9' },
+  'fastify-memory': { file: 'fastify.mjs', store: 'memory', label: 'fastify 5 + @fastify/session, MemoryStore' },
+  'fastify-redis': { file: 'fastify.mjs', store: 'redis', label: 'fastify 5 + @fastify/session, connect-redis 9' },
+}
+
+/** The prefix of every Redis key this run writes; `cleanRedis` deletes them. */
+export const runPrefix = `bench-${randomBytes(4).toString('hex')}:`
+// One secret for every server: ≥ 32 bytes, as sessionkit and @fastify/session both require.
+const secret = randomBytes(32).toString('base64url')
+
+/**
+ * Start server `name` and resolve once it listens.
+ * @param {string} name a key of SERVERS
+ * @param {{ usersFile: string, redisUrl: string, bcryptCost: number, execArgv?: string[] }} options
+ * @returns {Promise<{ name: string, url: string, pid: number, memory(): Promise<NodeJS.MemoryUsage>, stop(): Promise<void> }>}
+ */
+export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = [] }) {
+  const spec = SERVERS[name]
+  if (spec === undefined) throw new Error(`unknown server ${name}`)
+  const child = fork(dir + spec.file, [], {
+    execArgv,
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      BENCH_STORE: spec.store,
+      BENCH_USERS_FILE: usersFile,
+      BENCH_REDIS_URL: redisUrl,
+      BENCH_PREFIX: `${runPrefix}${name}:`,
+      SESSION_SECRET: secret,
+      BCRYPT_COST: String(bcryptCost),
+    },
+  })
+  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
+  let nextId = 0
+  const pending = new Map()
+  child.on('message', (msg) => {
+    if (msg?.type === 'mem') {
+      pending.get(msg.id)?.(msg.mem)
+      pending.delete(msg.id)
+    }
+  })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`${name} did not start within 30 s`))
+    }, 30_000)
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer)
+      reject(new Error(`${name} exited before listening (code ${code}, signal ${signal})`))
+    })
+    child.on('message', (msg) => {
+      if (msg?.type !== 'ready') return
+      clearTimeout(timer)
+      resolve({
+        name,
+        url: msg.url,
+        pid: child.pid,
+        memory() {
+          const id = nextId++
+          return new Promise((done) => {
+            pending.set(id, done)
+            child.send({ type: 'mem', id })
+          })
+        },
+        async stop() {
+          if (child.exitCode !== null || child.signalCode !== null) return
+          child.send({ type: 'stop' })
+          const killer = setTimeout(() => child.kill('SIGKILL'), 10_000)
+          await exited
+          clearTimeout(killer)
+        },
+      })
+    })
+  })
+}
+
+/** Resident set size of process `pid` in bytes, from /proc (Linux), or null elsewhere. */
+export async function rssOf(pid) {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8')
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]
+    return kb === undefined ? null : Number(kb) * 1024
+  } catch {
+    return null
+  }
+}
+
+/**
+ * The session cookie (`name=value`) from the headers autocannon hands to `onResponse`: an object
+ * keyed by the header names as the server wrote them (`Set-Cookie` or `set-cookie`), each value a
+ * string or, when repeated, an array. Null when there is none.
+ */
+export function sessionCookie(headers) {
+  for (const name of Object.keys(headers)) if (name.toLowerCase() === 'set-cookie') return cookieFrom(headers[name])
+  return null
+}
+
+/** The first `name=value` of a Set-Cookie list, or null. */
+export function cookieFrom(setCookie) {
+  const first = Array.isArray(setCookie) ? setCookie[0] : setCookie
+  if (typeof first !== 'string' || first === '') return null
+  const semi = first.indexOf(';')
+  return semi === -1 ? first : first.slice(0, semi)
+}
+
+/**
+ * Log in over HTTP and return the session cookie (`name=value`); bare node:http has none, so
+ * for it the answer is an empty string. Throws unless the answer is 200.
+ */
+export async function login(url, user) {
+  const res = await fetch(`${url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: user.email, password: user.password }),
+  })
+  await res.arrayBuffer()
+  if (res.status !== 200) throw new Error(`login at ${url} answered ${res.status}`)
+  return cookieFrom(res.headers.getSetCookie()) ?? ''
+}
+
+/** Check that `GET path` with `cookie` answers 200 (the scenario is valid before it is timed). */
+export async function expectOk(url, path, cookie) {
+  const res = await fetch(url + path, { headers: cookie ? { cookie } : {} })
+  const body = await res.text()
+  if (res.status !== 200) throw new Error(`GET ${path} at ${url} answered ${res.status}: ${body.slice(0, 200)}`)
+  return body
+}
+
+/** Delete every key this run wrote to Redis; resolves to the number deleted. */
+export async function cleanRedis(redisUrl) {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 })
+  try {
+    await redis.connect()
+    let deleted = 0
+    for await (const keys of redis.scanStream({ match: `${runPrefix}*`, count: 1000 })) {
+      if (keys.length > 0) deleted += await redis.unlink(...keys)
+    }
+    return deleted
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** Resolve if Redis answers PING at `redisUrl`, else throw a clear error. */
+export async function checkRedis(redisUrl) {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  try {
+    await redis.connect()
+    await redis.ping()
+  } catch (err) {
+    throw new Error(`Redis is not reachable at ${redisUrl} (${err.message}); start it or pass --redis-url, or leave out the *-redis servers`)
+  } finally {
+    redis.disconnect()
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * sessionkit's auth server as `npm start` runs it (lib/server/app.ts `startServer` with the
+ * configuration read by `loadConfig`), on port 0. The only difference: with BENCH_STORE=redis the
+ * store is built here, because the key prefix (unique per run, so runs never share keys) is not an
+ * environment setting.
+ *
+ * Environment: BENCH_STORE (memory | redis), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS_FILE,
+ * SESSION_SECRET, BCRYPT_COST.
+ */
+import { startServer } from '../../dist/server/app.js'
+import { loadConfig } from '../../dist/server/config.js'
+import { RedisStore } from '../../dist/stores/redis.js'
+import { announce, required } from './common.mjs'
+
+const kind = required('BENCH_STORE')
+const config = loadConfig({
+  ...process.env,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  USERS_FILE: required('BENCH_USERS_FILE'),
+  REDIS_URL: '',
+  REDIS_CLUSTER_NODES: '',
+  WORKERS: '1',
+})
+const overrides =
+  kind === 'redis' ? { store: new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX') }) } : {}
+const running = await startServer(config, overrides)
+announce(running.url, () => running.close(2000))
