@@ -29,6 +29,14 @@ interface Verified {
   reissue: boolean
 }
 
+/** What a commit decided: the headers to send with the response. */
+export interface CommitResult {
+  /** A `Set-Cookie` value to send, or null. */
+  setCookie: string | null
+  /** The response depends on the session: send `Vary: Cookie` and `Cache-Control: no-store`. */
+  private: boolean
+}
+
 /** One of a user's sessions, as listed to that user (never the ID or its storage key). */
 export interface SessionInfo {
   handle: string
@@ -102,19 +110,36 @@ export class SessionManager {
    * `Cache-Control: no-store` on `res`. Must run before the response head is written.
    */
   async commit(session: Session, res: ServerResponse): Promise<void> {
-    const s = session[STATE]
-    if (s.committed) throw typeError(ErrorCodes.SESSION_STATE, 'session was already committed')
-    if (res.headersSent) {
+    if (res.headersSent && !session[STATE].committed) {
       throw typeError(ErrorCodes.SESSION_STATE, 'commit() must run before the response head is written')
     }
-    s.committed = true
-    const cookie = await this.#persist(s, this.#now())
-    if (cookie !== null) appendHeader(res, 'Set-Cookie', cookie)
-    if (s.accessed || s.hadCookie || cookie !== null) {
+    const { setCookie, private: isPrivate } = await this.save(session)
+    if (setCookie !== null) appendHeader(res, 'Set-Cookie', setCookie)
+    if (isPrivate) {
       // The response depends on the cookie: shared caches must not serve it to anyone else.
       appendVary(res)
       if (!res.hasHeader('cache-control')) res.setHeader('Cache-Control', 'no-store')
     }
+  }
+
+  /**
+   * What {@link commit} does, without touching a response: store the changes and say which
+   * headers to send, for callers that write the whole head in one call (the auth server does).
+   * Answers synchronously when the store has nothing to do — the common read-only request — so
+   * that path costs no promise at all. Throws `ERR_SESSION_STATE` if the session was committed.
+   */
+  save(session: Session): CommitResult | Promise<CommitResult> {
+    const s = session[STATE]
+    if (s.committed) throw typeError(ErrorCodes.SESSION_STATE, 'session was already committed')
+    s.committed = true
+    const cookie = this.#persist(s, this.#now())
+    return typeof cookie === 'string' || cookie === null
+      ? this.#result(s, cookie)
+      : cookie.then((c) => this.#result(s, c))
+  }
+
+  #result(s: SessionState, setCookie: string | null): CommitResult {
+    return { setCookie, private: s.accessed || s.hadCookie || setCookie !== null }
   }
 
   /** The live sessions of `userId`, oldest first; `current` marks `session` among them. */
@@ -205,11 +230,14 @@ export class SessionManager {
     }
   }
 
-  /** Store the session's changes; returns the Set-Cookie value to send, or null. */
-  async #persist(s: SessionState, now: number): Promise<string | null> {
+  /**
+   * Store the session's changes; returns the Set-Cookie value to send, or null — synchronously
+   * when no store call is needed.
+   */
+  #persist(s: SessionState, now: number): string | null | Promise<string | null> {
     if (s.destroy) {
-      if (s.key !== null) await this.#call(this.#store.destroy(s.key))
-      return s.hadCookie ? this.#clearCookie : null
+      const cookie = s.hadCookie ? this.#clearCookie : null
+      return s.key === null ? cookie : this.#call(this.#store.destroy(s.key)).then(() => cookie)
     }
     const changed = s.changes !== null || s.userChanged || s.rememberChanged
     if (s.record === null) {

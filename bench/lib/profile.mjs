@@ -4,7 +4,7 @@
  * profile, and print the top functions by self time (bench/profile-summary.mjs). Profiling slows
  * the server: the req/s printed here are not results.
  */
-import { mkdir, readFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { formatSummary, summarizeProfile } from '../profile-summary.mjs'
 import { cannon, summarize, THROUGHPUT } from './load.mjs'
 import { expectOk, login, startServer } from './servers.mjs'
@@ -21,7 +21,12 @@ export async function runProfiles(o) {
     }
     for (const name of o.servers) {
       const profileName = `${name}-${scenario}.cpuprofile`
-      const server = await startServer(name, { ...o, execArgv: ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', profileName] })
+      // One file per thread (the bcrypt workers write theirs too): profile into a fresh folder and
+      // keep the main thread's, the largest.
+      const threadDir = `${dir}${name}-${scenario}/`
+      await rm(threadDir, { recursive: true, force: true })
+      await mkdir(threadDir, { recursive: true })
+      const server = await startServer(name, { ...o, execArgv: ['--cpu-prof', '--cpu-prof-dir', threadDir] })
       let load
       let warm
       try {
@@ -34,7 +39,11 @@ export async function runProfiles(o) {
       } finally {
         await server.stop()
       }
+      const files = await Promise.all((await readdir(threadDir)).map(async (f) => ({ f, size: (await stat(threadDir + f)).size })))
+      const main = files.sort((a, b) => b.size - a.size)[0]
       const path = dir + profileName
+      await rename(threadDir + main.f, path)
+      await rm(threadDir, { recursive: true, force: true })
       const summary = summarizeProfile(JSON.parse(await readFile(path, 'utf8')), 25)
       console.log(`\n${name} under ${scenario} (${Math.round(load.rps)} req/s while profiled${load.valid ? '' : `, INVALID: ${load.invalid.join(', ')}`})`)
       console.log(`profile: ${path}`)

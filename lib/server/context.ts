@@ -5,18 +5,17 @@
  * Store failures become `503` + `Retry-After` here, in one place, with no Set-Cookie: a user whose
  * Redis blinked must not be logged out (a 401 or a fresh ID would do exactly that).
  */
-import type { OutgoingHttpHeaders } from 'node:http'
 import { ErrorCodes, isStoreError } from '../errors.js'
 import { HttpError, sendJson } from '../http.js'
-import type { SessionManager } from '../manager.js'
+import type { CommitResult, SessionManager } from '../manager.js'
 import type { RequestContext } from '../router.js'
 import type { Session } from '../session.js'
 
 export interface AppContext extends RequestContext {
   /** The request's session, loaded on first call (a request that never asks costs nothing). */
   session(): Promise<Session>
-  /** Commit the session (if loaded), then send `body` as JSON. */
-  reply(status: number, body: unknown, headers?: OutgoingHttpHeaders): Promise<void>
+  /** Commit the session (if loaded), then send `body` as JSON. Synchronous when nothing is stored. */
+  reply(status: number, body: unknown): Promise<void> | void
 }
 
 /** Turn a store failure into the 503 the client sees; rethrow anything else. */
@@ -64,11 +63,24 @@ export function contextFactory(sessions: SessionManager): (base: RequestContext)
   return (base) => {
     checkCsrf(base)
     let loaded: Promise<Session> | null = null
+    let session: Session | null = null
     const ctx = base as AppContext
-    ctx.session = () => (loaded ??= sessions.load(base.req).catch(onStoreFailure))
-    ctx.reply = async (status, body, headers) => {
-      if (loaded !== null) await sessions.commit(await loaded, base.res).catch(onStoreFailure)
-      sendJson(base.res, status, body, headers)
+    ctx.session = () =>
+      (loaded ??= sessions.load(base.req).then((s) => (session = s), onStoreFailure))
+    ctx.reply = (status, body) => {
+      if (loaded === null) return sendJson(base.res, status, body)
+      // A handler that replies without awaiting its session: wait for it, then commit.
+      if (session === null) return loaded.then(() => ctx.reply(status, body))
+      const send = ({ setCookie, private: isPrivate }: CommitResult): void => {
+        const extra: string[] = []
+        if (setCookie !== null) extra.push('Set-Cookie', setCookie)
+        // The response depends on the cookie: no shared cache may serve it to anyone else.
+        if (isPrivate) extra.push('Vary', 'Cookie', 'Cache-Control', 'no-store')
+        sendJson(base.res, status, body, extra)
+      }
+      // Read-only requests commit synchronously: no promise, no extra tick.
+      const result = sessions.save(session)
+      return result instanceof Promise ? result.then(send, onStoreFailure) : send(result)
     }
     return ctx
   }

@@ -104,7 +104,8 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     }
     // Works for anonymous visitors: the first write creates their session (saveUninitialized=false).
     // update(), not get + set: two tabs adding at once both land (the append is re-run on conflict).
-    const next = session.update<string[]>('cart', (cart = []) => (cart.length >= MAX_CART_ITEMS ? cart : [...cart, item]))
+    // (slice: if a concurrent append won the race at the cap, the oldest item makes room.)
+    const next = session.update<string[]>('cart', (cart = []) => [...cart, item].slice(-MAX_CART_ITEMS))
     await ctx.reply(200, { cart: next })
   })
 

@@ -90,8 +90,11 @@ function positiveInteger(name: string, value: unknown, fallback: number, max: nu
 /**
  * In-memory store.
  *
- * - **Eviction (LRU).** The map's insertion order is its recency order: every create, get, write
- *   and touch deletes and re-sets its key (O(1)), so the first key is the least recently used.
+ * - **Eviction (approximate LRU).** The map's insertion order is its recency order: every create,
+ *   write and touch deletes and re-sets its key (O(1)), so the first key is the least recently
+ *   *written*. Reads do not bump (that would cost two Map operations per request); since the
+ *   session engine touches an active session at least once per `touchIntervalMs`, "least recently
+ *   written" trails "least recently used" by at most that interval.
  *   When `maxSessions` is reached, `create` evicts that one (and its user-index entry). Idle
  *   sessions go first; the cap is a memory safeguard, so size it above your live sessions.
  * - **Expiry.** Every read compares `expiresAt` with `now()`, so an expired record is invisible
@@ -139,7 +142,8 @@ export class MemoryStore implements Store {
     this.#open()
     const entry = this.#live(key)
     if (entry === undefined) return null
-    this.#bump(key, entry)
+    // No LRU bump on reads: it would cost a Map delete + set on every request. An active session
+    // is touched or written at least once per touch interval, which bumps it (see the class doc).
     return copy(entry)
   }
 

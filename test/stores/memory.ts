@@ -67,16 +67,17 @@ t.test('options are validated at construction', async (t) => {
   t.strictSame(defaults.stats(), { sessions: 0, users: 0, counters: 0 })
 })
 
-t.test('evicts the least recently used session at maxSessions', async (t) => {
+t.test('evicts the least recently written session at maxSessions', async (t) => {
   const { now } = fakeClock()
   const store = new MemoryStore({ maxSessions: 3, now })
   t.teardown(() => store.close())
   await store.create('a', record(now(), { userId: 'u' }))
   await store.create('b', record(now(), { userId: 'u' }))
   await store.create('c', record(now()))
-  await store.get('a') // recency order now: b, c, a
+  await store.touch('a', now(), now() + 60_000) // recency order now: b, c, a
+  await store.get('b') // reads do not bump
   await store.create('d', record(now()))
-  t.equal(await store.get('b'), null, 'b was least recently used')
+  t.equal(await store.get('b'), null, 'b was least recently written')
   t.strictSame((await store.listByUser('u')).map((s) => s.key), ['a'], 'and left the user index')
   t.equal(await store.write('a', 1, { ...record(now()), userId: 'u' }), 'ok') // order: c, d, a
   t.equal(await store.touch('c', now(), now() + 60_000), true) // order: d, a, c
