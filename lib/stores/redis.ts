@@ -82,9 +82,7 @@ export interface RedisStoreOptions {
 
 type Client = (Redis | Cluster) & ScriptCommands
 
-/** The session hash's fields, in the order `get` reads them. */
-const FIELDS = ['v', 'd', 'c', 'l', 'e', 'a', 'r', 'u', 'h', 'ua', 'ip'] as const
-/** HMGET's answer once no field is null. */
+/** The session hash's fields (v d c l e a r u h ua ip), as the get script answers them. */
 type Row = [string, string, string, string, string, string, string, string, string, string, string]
 
 /**
@@ -280,12 +278,11 @@ export class RedisStore implements Store {
     return result
   }
 
-  /** One HMGET round trip. */
+  /** One round trip: a script answers the whole record as one JSON array (see redis-scripts.ts). */
   async #read(key: string): Promise<SessionRecord | null> {
-    const values = await this.#client.hmget(this.#sessionKey(key), ...FIELDS)
-    // Every field is written by one script, so a missing one means no record (or a foreign key).
-    if (values.includes(null)) return null
-    const [v, d, c, l, e, a, r, u, h, ua, ip] = values as unknown as Row
+    const packed = await this.#client.sessionkitGet(this.#sessionKey(key))
+    if (packed === null) return null
+    const [v, d, c, l, e, a, r, u, h, ua, ip] = JSON.parse(packed) as Row
     // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
     // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
     if (Number(e) <= Date.now()) return null
