@@ -13,22 +13,8 @@ import {
   sendJson,
   type ReadJsonBodyOptions,
 } from '../lib/http.js'
+import { serve, type Listener } from './fixtures/serve.js'
 
-type Listener = (req: IncomingMessage, res: ServerResponse) => void
-type Teardown = Pick<typeof t, 'teardown'>
-
-/** Start a real server on a free loopback port; closed (with its sockets) at teardown. */
-async function serve(tt: Teardown, listener: Listener): Promise<{ url: string; port: number }> {
-  const server = http.createServer(listener)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  tt.teardown(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const { port } = server.address() as net.AddressInfo
-  return { url: `http://127.0.0.1:${port}`, port }
-}
 
 /** Write raw bytes (optionally leaving the request unfinished) and collect everything until close. */
 async function raw(port: number, ...parts: (string | Buffer)[]): Promise<string> {

@@ -5,22 +5,8 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { Router, type RequestContext } from '../lib/router.js'
 import { HttpError, sendJson } from '../lib/http.js'
+import { serve } from './fixtures/serve.js'
 
-type Listener = (req: IncomingMessage, res: ServerResponse) => void
-type Teardown = Pick<typeof t, 'teardown'>
-
-/** Start a real server on a free loopback port; closed (with its sockets) at teardown. */
-async function serve(tt: Teardown, listener: Listener): Promise<{ url: string; port: number }> {
-  const server = http.createServer(listener)
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  tt.teardown(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  const { port } = server.address() as net.AddressInfo
-  return { url: `http://127.0.0.1:${port}`, port }
-}
 
 /** Send a raw request and collect everything the server writes until it closes the socket. */
 async function raw(port: number, request: string): Promise<string> {
