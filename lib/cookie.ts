@@ -412,9 +412,21 @@ function checkFlag(value: unknown, key: string): void {
  *   `__Host-Http-` (`__Host-` rules + `httpOnly`) are enforced as well;
  * - `TypeError` ERR_OPTION_INVALID: `encode` not a function, a flag not a boolean.
  */
+/**
+ * The last name and path that passed validation. A server serializes the same cookie name and
+ * path over and over; validation is a pure function of the string, so a string identical to the
+ * last good one needs no second character scan. (Values differ per cookie and are always checked.)
+ */
+const NOTHING_YET: unknown = Object.freeze({}) // equal to no argument a caller can pass
+let lastGoodName: unknown = NOTHING_YET
+let lastGoodPath: unknown = NOTHING_YET
+
 export function serializeCookie(name: string, value: string, options?: CookieSerializeOptions): string {
-  if (typeof name !== 'string' || name.length === 0 || !allIn(name, TCHAR)) {
-    throw typeError(ErrorCodes.COOKIE_NAME_INVALID, `cookie name is not an RFC 9110 token: ${describe(name)}`)
+  if (name !== lastGoodName) {
+    if (typeof name !== 'string' || name.length === 0 || !allIn(name, TCHAR)) {
+      throw typeError(ErrorCodes.COOKIE_NAME_INVALID, `cookie name is not an RFC 9110 token: ${describe(name)}`)
+    }
+    lastGoodName = name
   }
   if (typeof value !== 'string') {
     throw typeError(ErrorCodes.COOKIE_VALUE_INVALID, `cookie ${name}: value must be a string`)
@@ -468,14 +480,17 @@ export function serializeCookie(name: string, value: string, options?: CookieSer
     // Stricter than `path-value = *av-octet`, where a user agent would silently do something
     // else: §5.6.4 replaces an empty Path or one not starting with "/" by the default path, and
     // §5.6 trims trailing whitespace off an attribute value. Both are programming mistakes.
-    if (
-      typeof path !== 'string' || path.charCodeAt(0) !== 0x2f /* / */ ||
-      path.charCodeAt(path.length - 1) === 0x20 || !allIn(path, AV_OCTET)
-    ) {
-      throw typeError(ErrorCodes.COOKIE_PATH_INVALID, `cookie option path is invalid: ${describe(path)}`)
-    }
-    if (path.length > MAX_ATTRIBUTE_VALUE_BYTES) {
-      throw rangeError(ErrorCodes.COOKIE_PATH_INVALID, `cookie option path exceeds ${MAX_ATTRIBUTE_VALUE_BYTES} bytes`)
+    if (path !== lastGoodPath) {
+      if (
+        typeof path !== 'string' || path.charCodeAt(0) !== 0x2f /* / */ ||
+        path.charCodeAt(path.length - 1) === 0x20 || !allIn(path, AV_OCTET)
+      ) {
+        throw typeError(ErrorCodes.COOKIE_PATH_INVALID, `cookie option path is invalid: ${describe(path)}`)
+      }
+      if (path.length > MAX_ATTRIBUTE_VALUE_BYTES) {
+        throw rangeError(ErrorCodes.COOKIE_PATH_INVALID, `cookie option path exceeds ${MAX_ATTRIBUTE_VALUE_BYTES} bytes`)
+      }
+      lastGoodPath = path
     }
     str += '; Path=' + path
   }
