@@ -225,8 +225,7 @@ export class SessionManager {
       reissue: v !== null && v.reissue,
       hadCookie,
       committed: false,
-      userAgent: req.headers['user-agent'] ?? '',
-      ip: this.options.clientIp(req),
+      req,
     }
   }
 
@@ -277,8 +276,9 @@ export class SessionManager {
       remember: s.remember,
       userId: s.userId,
       handle: sessionHandle(key),
-      userAgent: s.userAgent.slice(0, MAX_USER_AGENT),
-      ip: s.ip,
+      // Read only here, when a record is made: most requests never need them.
+      userAgent: (s.req.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT),
+      ip: this.options.clientIp(s.req),
     }
     /* c8 ignore next 3 -- a 256-bit random ID colliding with a live one: guards bugs, not luck */
     if (!(await this.#call(this.#store.create(key, record)))) {

@@ -7,6 +7,7 @@
  * returned array in place is not tracked (the engine records *which keys* changed, so that two
  * concurrent requests changing different keys both survive; see `commitChanges` in the manager).
  */
+import type { IncomingMessage } from 'node:http'
 import { ErrorCodes, typeError } from './errors.js'
 import type { SessionRecord } from './store.js'
 
@@ -49,8 +50,8 @@ export interface SessionState {
   /** The request carried a session cookie at all (valid or not). */
   hadCookie: boolean
   committed: boolean
-  userAgent: string
-  ip: string
+  /** The request, for the User-Agent and client IP recorded when a record is created. */
+  req: IncomingMessage
 }
 
 export const STATE: unique symbol = Symbol('sessionkit.session')
