@@ -62,6 +62,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     // a sibling subdomain cannot overwrite it (cookie tossing).
     cookie: config.production ? { name: '__Host-sid', secure: true } : { name: 'sid' },
     clientIp: (req) => clientIp(req, { trustProxy: config.trustProxy }),
+    ...config.timeouts,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
   const [users, dummyHash] = await Promise.all([

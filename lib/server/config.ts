@@ -15,6 +15,9 @@
  * | WORKERS              | 1                          | processes (node:cluster); needs Redis          |
  * | TRUST_PROXY          | false                      | take the client IP from X-Forwarded-For        |
  * | BCRYPT_COST          | 10                         | cost of new password hashes                    |
+ * | SESSION_IDLE_MS      | 86400000 (24 h)            | idle timeout                                   |
+ * | SESSION_REMEMBER_MS  | 2592000000 (30 days)       | idle timeout with "remember me"                |
+ * | SESSION_ABSOLUTE_MS  | 2592000000 (30 days)       | absolute lifetime                              |
  */
 import { randomBytes } from 'node:crypto'
 import { MIN_SECRET_BYTES } from '../signature.js'
@@ -37,6 +40,8 @@ export interface ServerConfig {
   workers: number
   trustProxy: boolean
   bcryptCost: number
+  /** Session timeouts in ms; unset ones take the session manager's defaults (24 h / 30 d / 30 d). */
+  timeouts: { idleTimeoutMs?: number; rememberIdleTimeoutMs?: number; absoluteTimeoutMs?: number }
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */
@@ -68,6 +73,20 @@ function parseNodes(raw: string): Array<{ host: string; port: number }> {
     }
     return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port }
   })
+}
+
+/**
+ * Session timeouts from the environment (OWASP ASVS 4.0.3 3.3.2 level 2, for example, asks for
+ * SESSION_ABSOLUTE_MS=43200000 and SESSION_IDLE_MS=1800000). Ranges are checked again, with the
+ * relations between them, by the session manager's own option validation at start-up.
+ */
+function timeouts(env: NodeJS.ProcessEnv): ServerConfig['timeouts'] {
+  const out: ServerConfig['timeouts'] = {}
+  const MAX = 400 * 86_400_000 // RFC 6265bis: no cookie outlives 400 days
+  if (env.SESSION_IDLE_MS) out.idleTimeoutMs = integer(env, 'SESSION_IDLE_MS', 0, 1000, MAX)
+  if (env.SESSION_REMEMBER_MS) out.rememberIdleTimeoutMs = integer(env, 'SESSION_REMEMBER_MS', 0, 1000, MAX)
+  if (env.SESSION_ABSOLUTE_MS) out.absoluteTimeoutMs = integer(env, 'SESSION_ABSOLUTE_MS', 0, 1000, MAX)
+  return out
 }
 
 /** Read and validate the configuration from `env`. */
@@ -109,5 +128,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     workers,
     trustProxy: bool(env, 'TRUST_PROXY'),
     bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
+    timeouts: timeouts(env),
   }
 }

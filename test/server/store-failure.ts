@@ -84,3 +84,11 @@ t.test('behind a trusted proxy, session lists show the client address from X-For
   t.equal(listed.body.sessions[0].ip, '203.0.113.9')
   t.equal(listed.headers.get('x-content-type-options'), 'nosniff')
 })
+
+t.test('session timeouts from the environment (ASVS 3.3.2 level 2)', async (t) => {
+  const server = await boot(t, new MemoryStore(), { SESSION_IDLE_MS: '1800000', SESSION_ABSOLUTE_MS: '43200000' })
+  const plain = await new Client(server.url).login(JOHN.email, JOHN.password)
+  t.match(plain.setCookie[0], /; Max-Age=1800;/, '30-minute idle timeout')
+  const remembered = await new Client(server.url).login(JOHN.email, JOHN.password, true)
+  t.match(remembered.setCookie[0], /; Max-Age=43200;/, 'remember me capped by the 12-hour absolute limit')
+})
