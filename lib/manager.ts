@@ -61,11 +61,14 @@ export class SessionManager {
   /** `; Path=/; HttpOnly; SameSite=Lax` etc., built once: every response reuses it. */
   readonly #attributes: string
   readonly #clearCookie: string
+  /** The store bounds its own calls (in-process, or its own deadline): no race needed here. */
+  readonly #unraced: boolean
 
   constructor(options: SessionManagerOptions) {
     this.options = resolveOptions(options)
     this.#store = this.options.store
     this.#signer = createSigner(this.options.secrets)
+    this.#unraced = this.#store.local === true || this.#store.selfTimed === true
     this.#now = this.options.now
     const c = this.options.cookie
     const attrs: CookieSerializeOptions = {
@@ -366,10 +369,11 @@ export class SessionManager {
 
   /**
    * Bound every store call by `storeTimeoutMs`: a store that does not answer must give a fast 503,
-   * never a hung request (ioredis' defaults would wait 10–75 s). Local stores skip the timer.
+   * never a hung request (ioredis' defaults would wait 10–75 s). Local stores, and stores that
+   * enforce their own deadline (`selfTimed`, e.g. RedisStore), skip this second timer.
    */
   #call<T>(promise: Promise<T>): Promise<T> {
-    if (this.#store.local === true) return promise
+    if (this.#unraced) return promise
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new StoreError(ErrorCodes.STORE_TIMEOUT, `store did not answer within ${this.options.storeTimeoutMs} ms`))

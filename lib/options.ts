@@ -62,7 +62,10 @@ export interface SessionManagerOptions {
    * data rewrite (express-session #891). Must be below `idleTimeoutMs`. Default 5 minutes.
    */
   touchIntervalMs?: number
-  /** A store call that has not settled after this long fails with 503. Default 1000 ms. */
+  /**
+   * A store call that has not settled after this long fails with 503. Applies to stores that do
+   * not enforce their own deadline (RedisStore does: its `commandTimeoutMs`). Default 1000 ms.
+   */
   storeTimeoutMs?: number
   /** `Retry-After` seconds sent with a 503 caused by the store. Default 1. */
   retryAfterSeconds?: number

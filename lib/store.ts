@@ -74,6 +74,12 @@ export interface Store {
    * skips its own timeout race around each call. Network stores leave it false/undefined.
    */
   readonly local?: boolean
+  /**
+   * True if every operation settles within a deadline the store enforces itself, rejecting with a
+   * `StoreError` (`ERR_STORE_TIMEOUT`) past it — RedisStore does, with `commandTimeoutMs`. The
+   * engine then skips its own race too: one timer per call, not two.
+   */
+  readonly selfTimed?: boolean
 
   /** The live record under `key`, or `null` when missing/expired. */
   get(key: string): Promise<SessionRecord | null>

@@ -105,6 +105,8 @@ const retryStrategy = (times: number): number => Math.min(50 * 2 ** times, 1000)
  */
 export class RedisStore implements Store {
   readonly kind = 'redis'
+  /** Every operation runs under {@link RedisStore.#run}'s deadline (`commandTimeoutMs`). */
+  readonly selfTimed = true
 
   readonly #client: Client
   readonly #owned: boolean
