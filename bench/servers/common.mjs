@@ -10,8 +10,10 @@
  *   `process.memoryUsage()`; `{ type: 'stop' }`, SIGTERM, SIGINT or a lost parent close it and
  *   exit 0 — a normal exit, so `node --cpu-prof` writes its profile.
  */
+import { RedisStore } from 'connect-redis'
 import { createHash } from 'node:crypto'
 import { readFileSync } from 'node:fs'
+import { createClient } from 'redis'
 import { APP_CSS } from '../../dist/server/assets/app-css.js'
 import { PAGE_CSP } from '../../dist/server/page.js'
 
@@ -29,6 +31,17 @@ export function loadUsers() {
     byId: new Map(list.map((u) => [u.id, u])),
     byEmail: new Map(list.map((u) => [u.email, u])),
   }
+}
+
+/**
+ * The peers' store for BENCH_STORE=redis: connect-redis 9 on a node-redis client (it speaks
+ * `redis`, not ioredis). `{ store: undefined, redis: null }` selects each framework's MemoryStore.
+ */
+export async function peerStore() {
+  if (required('BENCH_STORE') !== 'redis') return { store: undefined, redis: null }
+  const redis = createClient({ url: required('BENCH_REDIS_URL') })
+  await redis.connect()
+  return { store: new RedisStore({ client: redis, prefix: required('BENCH_PREFIX') }), redis }
 }
 
 /** The environment variable `name`, or exit with a message. */

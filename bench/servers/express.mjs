@@ -8,20 +8,12 @@
  * Environment: BENCH_STORE (memory | redis), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS_FILE,
  * SESSION_SECRET.
  */
-import { RedisStore } from 'connect-redis'
 import express from 'express'
 import session from 'express-session'
-import { createClient } from 'redis'
-import { announce, bodies, css, DAY_MS, loadUsers, MAX_CART_ITEMS, required, verifyPassword } from './common.mjs'
+import { announce, bodies, css, DAY_MS, loadUsers, MAX_CART_ITEMS, peerStore, required, verifyPassword } from './common.mjs'
 
 const users = loadUsers()
-let redis = null
-let store
-if (required('BENCH_STORE') === 'redis') {
-  redis = createClient({ url: required('BENCH_REDIS_URL') })
-  await redis.connect()
-  store = new RedisStore({ client: redis, prefix: required('BENCH_PREFIX') })
-}
+const { store, redis } = await peerStore()
 
 const app = express()
 app.use(express.json())

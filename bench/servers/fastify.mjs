@@ -9,19 +9,11 @@
  */
 import fastifyCookie from '@fastify/cookie'
 import fastifySession from '@fastify/session'
-import { RedisStore } from 'connect-redis'
 import Fastify from 'fastify'
-import { createClient } from 'redis'
-import { announce, bodies, css, DAY_MS, loadUsers, MAX_CART_ITEMS, required, verifyPassword } from './common.mjs'
+import { announce, bodies, css, DAY_MS, loadUsers, MAX_CART_ITEMS, peerStore, required, verifyPassword } from './common.mjs'
 
 const users = loadUsers()
-let redis = null
-let store
-if (required('BENCH_STORE') === 'redis') {
-  redis = createClient({ url: required('BENCH_REDIS_URL') })
-  await redis.connect()
-  store = new RedisStore({ client: redis, prefix: required('BENCH_PREFIX') })
-}
+const { store, redis } = await peerStore()
 
 const app = Fastify({ logger: false })
 await app.register(fastifyCookie)
