@@ -565,10 +565,18 @@ export interface SetCookieAttributes {
   expires?: Date
   /** As sent: a leading "." and the case are kept (a user agent drops and lowercases them). */
   domain?: string
+  /**
+   * Absent means the default path (RFC 6265bis §5.1.4, the request path's directory), which a
+   * later empty or non-"/" `Path` attribute also selects (§5.6.4: the last `Path` wins).
+   */
   path?: string
   secure: boolean
   httpOnly: boolean
-  sameSite?: CookieSameSite
+  /**
+   * The last `SameSite` attribute (§5.6.7); `'Default'` when its value is none of Strict, Lax,
+   * None (a user agent then applies its default enforcement, usually Lax).
+   */
+  sameSite?: CookieSameSite | 'Default'
   partitioned: boolean
   priority?: CookiePriority
 }
@@ -607,8 +615,9 @@ function deltaSeconds(value: string): number | undefined {
  * Attributes follow RFC 6265bis §5.6: names are case-insensitive, OWS is trimmed, unknown ones
  * are ignored, an invalid value ignores that attribute, and the last valid one wins (§5.7).
  * `Max-Age` must be "-"? DIGITs (§5.6.2); `Expires` is read with `Date.parse` (which accepts
- * IMF-fixdate and more than §5.1.1 does); an empty `Domain` and a `Path` not starting with "/"
- * are ignored (§5.6.3, §5.6.4); `SameSite` / `Priority` keywords come back in canonical case.
+ * IMF-fixdate and more than §5.1.1 does); an empty `Domain` is ignored (§5.6.3); a `Path` not
+ * starting with "/" selects the default path, i.e. removes `path` (§5.6.4); an unknown `SameSite`
+ * value is `'Default'` (§5.6.7); `SameSite` / `Priority` keywords come back in canonical case.
  * Not enforced (a user agent would): the 4096-byte and 1024-byte limits, CTL rejection, prefix
  * rules. The scan is linear in the line's length.
  */
@@ -650,7 +659,10 @@ export function parseSetCookie(line: string): SetCookie | null {
         if (val.length > 0) attributes.domain = val
         break
       case 'path':
+        // §5.6.4: an empty or relative value means the default path, and the last Path counts,
+        // so it must also undo an earlier valid one ("Path=/dog; Path=" is the default path).
         if (val.charCodeAt(0) === 0x2f /* / */) attributes.path = val
+        else delete attributes.path
         break
       case 'secure':
         attributes.secure = true
@@ -661,11 +673,10 @@ export function parseSetCookie(line: string): SetCookie | null {
       case 'partitioned':
         attributes.partitioned = true
         break
-      case 'samesite': {
-        const sameSite = sameSiteOf(val)
-        if (sameSite !== undefined) attributes.sameSite = sameSite
+      case 'samesite':
+        // §5.6.7: the last SameSite counts; an unknown value is "Default", not "ignore me".
+        attributes.sameSite = sameSiteOf(val) ?? 'Default'
         break
-      }
       case 'priority': {
         const priority = priorityOf(val)
         if (priority !== undefined) attributes.priority = priority

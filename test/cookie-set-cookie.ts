@@ -67,8 +67,8 @@ const rows: Row[] = [
   ['Domain empty', 'a=b; Domain=', cookie('a', 'b')],
   ['Path empty', 'a=b; Path=', cookie('a', 'b')],
   ['Path relative', 'a=b; Path=relative', cookie('a', 'b')],
-  ['SameSite unknown', 'a=b; SameSite=bogus', cookie('a', 'b')],
-  ['SameSite without value', 'a=b; SameSite', cookie('a', 'b')],
+  ['SameSite unknown is Default (§5.6.7)', 'a=b; SameSite=bogus', cookie('a', 'b', { sameSite: 'Default' })],
+  ['SameSite without value is Default', 'a=b; SameSite', cookie('a', 'b', { sameSite: 'Default' })],
   ['Priority unknown', 'a=b; Priority=urgent', cookie('a', 'b')],
   ['unknown attributes', 'a=b; Version=1; Comment=hi; Foo', cookie('a', 'b')],
 
@@ -77,6 +77,13 @@ const rows: Row[] = [
   ['invalid later Max-Age ignored', 'a=b; Max-Age=1; Max-Age=x', cookie('a', 'b', { maxAge: 1 })],
   ['last Path wins', 'a=b; Path=/a; Path=/b', cookie('a', 'b', { path: '/b' })],
   ['last SameSite wins', 'a=b; SameSite=Lax; SameSite=Strict', cookie('a', 'b', { sameSite: 'Strict' })],
+  // http-state corpus cases: a later invalid Path / SameSite still counts (§5.6.4, §5.6.7).
+  ['later empty Path selects the default path', 'foo=bar; path=/dog; path=', cookie('foo', 'bar')],
+  ['later relative Path selects the default path', 'foo=bar; Path=/dog; Path=cat', cookie('foo', 'bar')],
+  ['valid Path after an invalid one', 'foo=bar; Path=; Path=/cat', cookie('foo', 'bar', { path: '/cat' })],
+  ['later unknown SameSite is Default', 'a=b; SameSite=Strict; SameSite=bogus', cookie('a', 'b', { sameSite: 'Default' })],
+  ['later empty SameSite is Default', 'a=b; SameSite=Lax; SameSite=', cookie('a', 'b', { sameSite: 'Default' })],
+  ['known SameSite after an unknown one', 'a=b; SameSite=bogus; SameSite=none', cookie('a', 'b', { sameSite: 'None' })],
 ]
 
 t.test('parseSetCookie vectors', async (t) => {
