@@ -58,6 +58,12 @@ export const ErrorCodes = {
   STORE_TIMEOUT: 'ERR_STORE_TIMEOUT',
   /** A compare-and-set write kept conflicting past the retry budget. */
   STORE_CONFLICT: 'ERR_STORE_CONFLICT',
+  /**
+   * The store is at its size bound and may not make room by evicting what must survive (counters
+   * at their limit, logged-in sessions for an anonymous one): MemoryStore `maxCounters`,
+   * `maxAnonymousSessions`.
+   */
+  STORE_FULL: 'ERR_STORE_FULL',
 
   // --- routing (lib/router.ts) ---------------------------------------------------------------
   /** A route path is malformed (no leading `/`, bad `:param` name) or registered twice. */

@@ -66,6 +66,21 @@ export interface IndexedSession {
   record: SessionRecord
 }
 
+/** One counter of a {@link Store.consume} call. */
+export interface CounterLimit {
+  key: string
+  /** The attempt is refused when the counter already holds this many (≥ 1). */
+  limit: number
+  /** Window of a counter this call creates, in ms (it starts with the first counted attempt). */
+  windowMs: number
+}
+
+/** Outcome of {@link Store.consume}. */
+export type ConsumeResult =
+  | { allowed: true }
+  /** `blocked`: index of the refusing counter that resets last; `resetMs`: the ms until it does. */
+  | { allowed: false; blocked: number; resetMs: number }
+
 export interface Store {
   /** Short name for health checks and logs, e.g. `'memory'` or `'redis'`. */
   readonly kind: string
@@ -127,10 +142,25 @@ export interface Store {
    * Fixed-window counter for rate limiting (login throttling): adds `increment` (default 1) to
    * `key` and returns the new count and the ms left in the window; the window (TTL `windowMs`)
    * starts with the first hit. `increment = 0` only reads: it creates nothing, and a missing
-   * counter reads `{ count: 0, resetMs: 0 }`. Lives in the same backend as the sessions so limits
-   * hold across server instances.
+   * counter reads `{ count: 0, resetMs: 0 }`. A negative increment gives back units taken by
+   * {@link Store.consume}: it never creates, never goes below 0, and deletes a counter it brings
+   * to 0. Lives in the same backend as the sessions so limits hold across server instances.
    */
   hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }>
+
+  /**
+   * Atomic check-and-increment over fixed-window counters (login throttling, new anonymous
+   * sessions): if every counter is below its `limit`, add 1 to each (creating a missing one with
+   * its `windowMs`) and answer allowed; otherwise change nothing, create nothing, and answer the
+   * longest wait among the counters at their limit. One step, so concurrent attempts can never
+   * take a counter past its limit, and a refused attempt leaves no trace: a flood of refused
+   * attempts costs the store no memory. A counter at its limit must survive any size bound (a
+   * store may refuse with `ERR_STORE_FULL` rather than evict it). On Redis Cluster, where the
+   * counters may live in different slots, the step is atomic per counter and an attempt refused
+   * by a later counter gives back what it took from the earlier ones (so it never over-admits).
+   * Give back one unit with `hit(key, windowMs, -1)`.
+   */
+  consume(counters: readonly CounterLimit[]): Promise<ConsumeResult>
 
   /** Clear a counter set by {@link Store.hit} (e.g. after a successful login). */
   resetHits(key: string): Promise<void>

@@ -7,7 +7,7 @@
  * eviction policy and a sweeper.
  */
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
-import type { IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { ConsumeResult, CounterLimit, IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 
 /** Options of {@link MemoryStore}. All are optional. */
 export interface MemoryStoreOptions {
@@ -20,8 +20,11 @@ export interface MemoryStoreOptions {
    */
   maxSessions?: number
   /**
-   * Most rate-limit counters ({@link MemoryStore.hit}) held at once; creating one more evicts the
-   * counter whose window started first. Default: `100_000`.
+   * Most rate-limit counters held at once (about 0.2 KB each, so 20 MB at the default). To make
+   * room for a new counter the store drops expired ones, then evicts the oldest counter that is
+   * *below* its limit; a counter at its limit ({@link MemoryStore.consume}) is never evicted, so
+   * no flood can lift a lock. When every counter is at its limit, creating one more rejects with
+   * `ERR_STORE_FULL` (the login answers 503) until windows end. Default: `100_000`.
    */
   maxCounters?: number
   /**
@@ -70,11 +73,15 @@ class Entry {
   ) {}
 }
 
-/** A fixed-window counter: `count` hits in the window that ends at `resetAt`. */
+/**
+ * A fixed-window counter: `count` hits in the window that ends at `resetAt`; `limit` is the last
+ * limit {@link MemoryStore.consume} checked it against (Infinity for plain {@link MemoryStore.hit}).
+ */
 class Counter {
   constructor(
     public count: number,
     public readonly resetAt: number,
+    public limit: number,
   ) {}
 }
 
@@ -117,7 +124,12 @@ export class MemoryStore implements Store {
   readonly #sessions = new Map<string, Entry>()
   /** userId → storage keys. Kept exact on every removal, so it can never leak. */
   readonly #users = new Map<string, Set<string>>()
+  /** Counters below their limit, in order of creation: the first is evicted for room. */
   readonly #counters = new Map<string, Counter>()
+  /** Counters at their limit (a lock in force): never evicted, only expired or given back. */
+  readonly #locked = new Map<string, Counter>()
+  /** When #makeRoom last scanned #locked for expired counters. */
+  #lockScanAt = -Infinity
   #timer: NodeJS.Timeout | undefined
   #sweeping: Promise<number> | undefined
   #closed = false
@@ -232,30 +244,53 @@ export class MemoryStore implements Store {
   async hit(key: string, windowMs: number, increment = 1): Promise<{ count: number; resetMs: number }> {
     this.#open()
     const now = this.#now()
-    const counter = this.#counters.get(key)
-    if (counter !== undefined && counter.resetAt > now) {
-      counter.count += increment
+    const counter = this.#counter(key, now)
+    if (counter !== undefined) {
+      counter.count = Math.max(0, counter.count + increment)
+      if (counter.count === 0) {
+        // Given back to nothing: the counter goes, so successful logins leave no trace.
+        this.#dropCounter(key)
+        return { count: 0, resetMs: 0 }
+      }
+      this.#file(key, counter)
       return { count: counter.count, resetMs: counter.resetAt - now }
     }
-    // A read-only peek never opens a window.
-    if (increment === 0) return { count: 0, resetMs: 0 }
-    // A new window. Delete first so the key moves to the end: the map stays ordered by window
-    // start, and the first counter is the one evicted when full. With equal windows that is also
-    // the one that resets soonest, so eviction only brings its reset forward a little; an attacker
-    // must create maxCounters fresh keys within one window to reset a victim's counter early.
-    this.#counters.delete(key)
-    if (this.#counters.size >= this.#maxCounters) {
-      const first = this.#counters.keys().next()
-      /* c8 ignore next -- size >= maxCounters >= 1, so the map has a first key */
-      if (first.done !== true) this.#counters.delete(first.value)
-    }
-    this.#counters.set(key, new Counter(increment, now + windowMs))
+    // A read-only peek (or a give-back) never opens a window.
+    if (increment <= 0) return { count: 0, resetMs: 0 }
+    this.#makeRoom(1, now, [])
+    this.#counters.set(key, new Counter(increment, now + windowMs, Infinity))
     return { count: increment, resetMs: windowMs }
+  }
+
+  async consume(counters: readonly CounterLimit[]): Promise<ConsumeResult> {
+    this.#open()
+    const now = this.#now()
+    // Check every counter first, change nothing until all agree: one synchronous stretch (no
+    // await), so no other call interleaves and the check and the increments are one step.
+    const found = counters.map((c) => this.#counter(c.key, now))
+    let blocked = -1
+    let waitMs = -1
+    found.forEach((counter, i) => {
+      if (counter !== undefined && counter.count >= (counters[i] as CounterLimit).limit && counter.resetAt - now > waitMs) {
+        blocked = i
+        waitMs = counter.resetAt - now
+      }
+    })
+    if (blocked !== -1) return { allowed: false, blocked, resetMs: waitMs }
+    const missing = found.filter((c) => c === undefined).length
+    if (missing > 0) this.#makeRoom(missing, now, counters.map((c) => c.key))
+    counters.forEach(({ key, limit, windowMs }, i) => {
+      const counter = found[i] ?? new Counter(0, now + windowMs, limit)
+      counter.count++
+      counter.limit = limit
+      this.#file(key, counter)
+    })
+    return { allowed: true }
   }
 
   async resetHits(key: string): Promise<void> {
     this.#open()
-    this.#counters.delete(key)
+    this.#dropCounter(key)
   }
 
   async ping(): Promise<void> {
@@ -271,11 +306,12 @@ export class MemoryStore implements Store {
     this.#sessions.clear()
     this.#users.clear()
     this.#counters.clear()
+    this.#locked.clear()
   }
 
   /** Sizes of the internal maps (expired-but-unswept records included). */
   stats(): MemoryStoreStats {
-    return { sessions: this.#sessions.size, users: this.#users.size, counters: this.#counters.size }
+    return { sessions: this.#sessions.size, users: this.#users.size, counters: this.#counters.size + this.#locked.size }
   }
 
   /**
@@ -306,12 +342,14 @@ export class MemoryStore implements Store {
       }
       await slice()
     }
-    for (const [key, counter] of this.#counters) {
-      if (counter.resetAt <= now) {
-        this.#counters.delete(key)
-        deleted++
+    for (const map of [this.#counters, this.#locked]) {
+      for (const [key, counter] of map) {
+        if (counter.resetAt <= now) {
+          map.delete(key)
+          deleted++
+        }
+        await slice()
       }
-      await slice()
     }
     return deleted
   }
@@ -327,6 +365,53 @@ export class MemoryStore implements Store {
     if (entry.expiresAt > this.#now()) return entry
     this.#remove(key, entry)
     return undefined
+  }
+
+  /** The live counter under `key` (in either map); an expired one is deleted on the spot. */
+  #counter(key: string, now: number): Counter | undefined {
+    const counter = this.#counters.get(key) ?? this.#locked.get(key)
+    if (counter === undefined || counter.resetAt > now) return counter
+    this.#dropCounter(key)
+    return undefined
+  }
+
+  #dropCounter(key: string): void {
+    if (!this.#counters.delete(key)) this.#locked.delete(key)
+  }
+
+  /** Put `counter` in the map its count says: locked at its limit, else evictable. */
+  #file(key: string, counter: Counter): void {
+    const locked = counter.count >= counter.limit
+    const [to, from] = locked ? [this.#locked, this.#counters] : [this.#counters, this.#locked]
+    // Moving only: a counter staying in its map keeps its place (order of creation).
+    if (from.delete(key) || !to.has(key)) to.set(key, counter)
+  }
+
+  /**
+   * Room for `needed` new counters within maxCounters: evict the oldest counters below their
+   * limit (never one of `keep`, the keys being counted now); if that is not enough, drop expired
+   * locks. Counters at their limit are never evicted: if only live locks remain, reject with
+   * `ERR_STORE_FULL` and change nothing.
+   */
+  #makeRoom(needed: number, now: number, keep: readonly string[]): void {
+    const excess = this.#counters.size + this.#locked.size + needed - this.#maxCounters
+    if (excess <= 0) return
+    const victims: string[] = []
+    for (const key of this.#counters.keys()) {
+      if (victims.length === excess) break
+      if (!keep.includes(key)) victims.push(key)
+    }
+    // Expired locks: a full scan, at most once a second, so a flood that keeps hitting this
+    // path cannot make every request pay O(maxCounters).
+    if (victims.length < excess && now - this.#lockScanAt >= 1000) {
+      this.#lockScanAt = now
+      for (const [key, counter] of this.#locked) if (counter.resetAt <= now) this.#locked.delete(key)
+    }
+    const stillExcess = this.#counters.size + this.#locked.size + needed - this.#maxCounters
+    if (victims.length < stillExcess) {
+      throw new StoreError(ErrorCodes.STORE_FULL, `MemoryStore holds maxCounters (${this.#maxCounters}) counters at their limit`)
+    }
+    for (const key of victims.slice(0, Math.max(0, stillExcess))) this.#counters.delete(key)
   }
 
   /** Mark `key` most recently used: move it to the end of the map's order. */

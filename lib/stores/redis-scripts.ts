@@ -1,7 +1,7 @@
 /**
  * The Lua scripts behind {@link RedisStore} (lib/stores/redis.ts). Each one touches exactly one key
  * (`numberOfKeys: 1`), so it runs atomically on a single node and on Redis Cluster alike (a script
- * may only touch keys of one hash slot). ioredis's `defineCommand` sends them with EVALSHA and falls
+ * may only touch keys of one hash slot); CONSUME alone takes several keys, on a single node only. ioredis's `defineCommand` sends them with EVALSHA and falls
  * back to EVAL on `NOSCRIPT` (after a restart or a failover the script cache is empty).
  *
  * Scripts run with RESP2 reply conversion whatever protocol the connection speaks: a Lua table is
@@ -43,8 +43,13 @@ export interface ScriptCommands {
   sessionkitTouch(key: string, ttlMs: number, lastSeenAt: string, expiresAt: string): Promise<number>
   /** `[userId or '', handle]` of the deleted record, or null if there was none. */
   sessionkitDestroy(key: string): Promise<[string, string] | null>
-  /** `[count, pttlMs]`; with increment 0, a read (`[0, 0]` if missing). */
+  /** `[count, pttlMs]`; with increment 0, a read (`[0, 0]` if missing); negative gives back. */
   sessionkitHit(key: string, windowMs: number, increment: number): Promise<[number, number]>
+  /**
+   * Check-and-increment of `numKeys` counters (then `limit, windowMs` per key): `[0, 0]` if
+   * allowed and counted, else `[blocked (1-based), pttlMs]` with nothing changed.
+   */
+  sessionkitConsume(numKeys: number, ...keysThenLimitWindowPairs: Array<string | number>): Promise<[number, number]>
   /** Add `handle → "<redis ms>:<storageKey>"` and stretch the index TTL to at least `ttlMs`. */
   sessionkitIndexAdd(indexKey: string, handle: string, storageKey: string, ttlMs: number): Promise<number>
   /** Remove the given `handle, value` pairs if unchanged and older than `graceMs`; the count. */
@@ -116,14 +121,23 @@ return {cur[1] or '', cur[2] or ''}
  * Fixed window: the first hit creates the counter and starts its window. INCRBY creates a key
  * without a TTL, so "no TTL" (PTTL -1) marks the first hit; it also catches a counter written by
  * something else, which must not lock a user out for good. Increment 0 only reads: a missing
- * counter is {0, 0} and nothing is created.
+ * counter is {0, 0} and nothing is created. A negative increment gives back (DECRBY keeps the
+ * TTL), never below 0, and deletes the counter at 0.
  */
 const HIT = `
 local inc = tonumber(ARGV[2])
-if inc == 0 then
+if inc <= 0 then
   local n = redis.call('GET', KEYS[1])
   if not n then return {0, 0} end
-  return {tonumber(n), math.max(redis.call('PTTL', KEYS[1]), 0)}
+  n = tonumber(n)
+  if inc < 0 then
+    if n + inc <= 0 then
+      redis.call('DEL', KEYS[1])
+      return {0, 0}
+    end
+    n = redis.call('DECRBY', KEYS[1], -inc)
+  end
+  return {n, math.max(redis.call('PTTL', KEYS[1]), 0)}
 end
 local n = redis.call('INCRBY', KEYS[1], inc)
 local ttl = redis.call('PTTL', KEYS[1])
@@ -132,6 +146,34 @@ if ttl < 0 then
   ttl = tonumber(ARGV[1])
 end
 return {n, ttl}
+`
+
+/**
+ * Check all counters, then count all or nothing: one script, so parallel attempts cannot both
+ * pass the check (a refused one writes nothing). A counter at its limit without a TTL (written by
+ * something else) gets its window now, so it cannot lock for good. On a single node the keys may
+ * hash anywhere; on Cluster the store calls this with one key at a time.
+ */
+const CONSUME = `
+local n = #KEYS
+local blocked, wait = 0, -1
+for i = 1, n do
+  local count = tonumber(redis.call('GET', KEYS[i]) or '0')
+  if count >= tonumber(ARGV[2 * i - 1]) then
+    local ttl = redis.call('PTTL', KEYS[i])
+    if ttl < 0 then
+      ttl = tonumber(ARGV[2 * i])
+      redis.call('PEXPIRE', KEYS[i], ttl)
+    end
+    if ttl > wait then blocked, wait = i, ttl end
+  end
+end
+if blocked > 0 then return {blocked, wait} end
+for i = 1, n do
+  redis.call('INCR', KEYS[i])
+  if redis.call('PTTL', KEYS[i]) < 0 then redis.call('PEXPIRE', KEYS[i], ARGV[2 * i]) end
+end
+return {0, 0}
 `
 
 /**
@@ -174,13 +216,15 @@ return n
 `
 
 /** Definitions for `client.defineCommand(name, definition)`. */
-export const SCRIPTS: Record<keyof ScriptCommands, { numberOfKeys: 1; lua: string }> = {
+export const SCRIPTS: Record<keyof ScriptCommands, { numberOfKeys?: 1; lua: string }> = {
   sessionkitGet: { numberOfKeys: 1, lua: GET },
   sessionkitCreate: { numberOfKeys: 1, lua: CREATE },
   sessionkitWrite: { numberOfKeys: 1, lua: WRITE },
   sessionkitTouch: { numberOfKeys: 1, lua: TOUCH },
   sessionkitDestroy: { numberOfKeys: 1, lua: DESTROY },
   sessionkitHit: { numberOfKeys: 1, lua: HIT },
+  // No numberOfKeys: the caller passes the key count first (ioredis's variadic form).
+  sessionkitConsume: { lua: CONSUME },
   sessionkitIndexAdd: { numberOfKeys: 1, lua: INDEX_ADD },
   sessionkitIndexPrune: { numberOfKeys: 1, lua: INDEX_PRUNE },
 }

@@ -29,7 +29,7 @@
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
-import type { IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { ConsumeResult, CounterLimit, IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js'
 
 /** A node to start Cluster discovery from. */
@@ -110,6 +110,8 @@ export class RedisStore implements Store {
 
   readonly #client: Client
   readonly #owned: boolean
+  /** A Cluster client: multi-key scripts must stay within one slot. */
+  readonly #cluster: boolean
   readonly #prefix: string
   readonly #timeoutMs: number
   readonly #onError: (err: Error) => void
@@ -122,6 +124,7 @@ export class RedisStore implements Store {
     this.#timeoutMs = o.commandTimeoutMs
     this.#owned = o.client === undefined
     this.#client = (o.client ?? makeClient(o.url, o.clusterNodes, o.commandTimeoutMs)) as Client
+    this.#cluster = (this.#client as { isCluster?: boolean }).isCluster === true
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition)
     // An EventEmitter throws on an 'error' event nobody listens to; a blip of the connection must
     // not crash the process, on our client or on yours.
@@ -204,6 +207,29 @@ export class RedisStore implements Store {
       const [count, resetMs] = await this.#client.sessionkitHit(this.#hitKey(key), window, increment)
       // Number(): a client you pass may have `stringNumbers: true`.
       return { count: Number(count), resetMs: Number(resetMs) }
+    })
+  }
+
+  consume(counters: readonly CounterLimit[]): Promise<ConsumeResult> {
+    return this.#run('consume', async () => {
+      const args = counters.map((c) => [c.limit, Math.max(1, Math.ceil(c.windowMs))])
+      const keys = counters.map((c) => this.#hitKey(c.key))
+      if (!this.#cluster) {
+        // One script over every key: a single node has no slots to respect.
+        const [blocked, resetMs] = await this.#client.sessionkitConsume(keys.length, ...keys, ...args.flat())
+        return Number(blocked) === 0 ? { allowed: true } : { allowed: false, blocked: Number(blocked) - 1, resetMs: Number(resetMs) }
+      }
+      // Cluster: the counters hash to different slots, so one script per counter, in order; a
+      // refusal gives back what the earlier ones took (which deletes any it created), so the
+      // attempt never over-admits and, but for a racing attempt, leaves nothing behind.
+      for (let i = 0; i < keys.length; i++) {
+        const [blocked, resetMs] = await this.#client.sessionkitConsume(1, keys[i] as string, ...(args[i] as number[]))
+        if (Number(blocked) !== 0) {
+          await Promise.all(keys.slice(0, i).map((key, j) => this.#client.sessionkitHit(key, args[j]?.[1] as number, -1)))
+          return { allowed: false, blocked: i, resetMs: Number(resetMs) }
+        }
+      }
+      return { allowed: true }
     })
   }
 

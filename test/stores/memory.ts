@@ -118,6 +118,56 @@ t.test('evicts the oldest counter window at maxCounters', async (t) => {
   t.strictSame(await store.hit('c', 1000), { count: 4, resetMs: 600 }, 'resetMs counts down')
 })
 
+t.test('a flood of new counters never evicts one at its limit (no lock is lifted)', async (t) => {
+  const { now, advance } = fakeClock()
+  const store = new MemoryStore({ maxCounters: 4, now })
+  t.teardown(() => store.close())
+  const lock = [{ key: 'victim', limit: 2, windowMs: 10_000 }]
+  await store.consume(lock)
+  await store.consume(lock)
+  t.equal((await store.consume(lock)).allowed, false, 'locked')
+  // A flood from many clients, each counter below its limit: they evict each other, never the lock.
+  for (let i = 0; i < 200; i++) t.equal((await store.consume([{ key: `flood${i}`, limit: 5, windowMs: 10_000 }])).allowed, true)
+  t.equal(store.stats().counters, 4, 'the bound holds')
+  t.equal((await store.consume(lock)).allowed, false, 'still locked after the flood')
+  await store.consume([{ key: 'keep', limit: 9, windowMs: 10_000 }])
+  // consume never evicts a counter it is counting, even the oldest one below its limit.
+  t.equal((await store.consume([{ key: 'keep', limit: 9, windowMs: 10_000 }, { key: 'new', limit: 9, windowMs: 10_000 }])).allowed, true)
+  t.equal((await store.hit('keep', 10_000, 0)).count, 2, 'kept its count')
+
+  // Only locks left: a new counter is refused with ERR_STORE_FULL rather than lifting one.
+  for (const key of ['l1', 'l2', 'l3']) await store.consume([{ key, limit: 1, windowMs: 5_000 }])
+  t.equal(store.stats().counters, 4)
+  await t.rejects(store.consume([{ key: 'one-more', limit: 5, windowMs: 10_000 }]), { code: ErrorCodes.STORE_FULL })
+  await t.rejects(store.hit('one-more', 10_000), { code: ErrorCodes.STORE_FULL }, 'hit too')
+  t.equal((await store.consume(lock)).allowed, false, 'the lock held')
+  // A lock given back below its limit is evictable again.
+  t.equal((await store.hit('l1', 5_000, -1)).count, 0)
+  t.equal((await store.consume([{ key: 'one-more', limit: 5, windowMs: 10_000 }])).allowed, true, 'room again')
+  // Expired counters make room first.
+  await advance(5_000)
+  t.equal((await store.consume([{ key: 'after', limit: 5, windowMs: 10_000 }])).allowed, true, 'expired locks dropped for room')
+  t.equal((await store.consume([{ key: 'after2', limit: 5, windowMs: 10_000 }])).allowed, true)
+  t.equal((await store.consume(lock)).allowed, false, 'the live lock still held')
+  // Giving back a locked counter moves it back under its limit.
+  t.equal((await store.hit('victim', 10_000, -1)).count, 1)
+  t.equal((await store.consume(lock)).allowed, true)
+})
+
+t.test('expired locks make room for new counters (scanned at most once a second)', async (t) => {
+  const { now, advance } = fakeClock()
+  const store = new MemoryStore({ maxCounters: 2, now })
+  t.teardown(() => store.close())
+  await store.consume([{ key: 'a', limit: 1, windowMs: 500 }])
+  await store.consume([{ key: 'b', limit: 1, windowMs: 5_000 }])
+  await t.rejects(store.consume([{ key: 'c', limit: 1, windowMs: 500 }]), { code: ErrorCodes.STORE_FULL })
+  await advance(600)
+  await t.rejects(store.consume([{ key: 'c', limit: 1, windowMs: 500 }]), { code: ErrorCodes.STORE_FULL }, 'no rescan within a second')
+  await advance(400)
+  t.strictSame(await store.consume([{ key: 'c', limit: 1, windowMs: 500 }]), { allowed: true }, 'the expired lock made room')
+  t.equal(store.stats().counters, 2)
+})
+
 t.test('sweep() deletes expired sessions and counters, in slices', async (t) => {
   const { now, advance } = fakeClock()
   const store = new MemoryStore({ now })
