@@ -1,44 +1,59 @@
 /**
- * Login throttling: limit failed password attempts per account and per client, so that online
- * guessing is slow (OWASP Authentication Cheat Sheet, "Protect Against Automated Attacks";
+ * Login throttling: limit password attempts per account and per client, so that online guessing
+ * is slow, without handing anyone who knows an email a way to lock its owner out (OWASP
+ * Authentication Cheat Sheet, "Account Lockout"; NIST SP 800-63B §5.2.2 "Rate Limiting";
  * OWASP Credential Stuffing Prevention Cheat Sheet).
  *
- * Two fixed-window counters per attempt:
- * - **per account** (default 5 attempts / 15 min, cleared by a correct password): stops guessing one user's password. It also
- *   lets anyone lock a known account out for a window by failing on purpose; the window is short
- *   and the lock expires by itself, the usual trade-off (OWASP: "Account Lockout").
- * - **per client** (default 50 failures / 15 min): stops one client spraying a few guesses over
- *   many accounts, which the per-account limit never sees.
+ * Three fixed-window counters, all checked and counted in one atomic store step
+ * ({@link Store.consume}) before bcrypt runs:
+ * - **per account and client** (default 5 / 15 min, cleared by a correct password): one client
+ *   guessing one account's password. Locks that client out of that account only: the owner on
+ *   another network (another client) is not affected.
+ * - **per client** (default 50 / 15 min): one client spraying a few guesses over many accounts
+ *   (credential stuffing), which the per-account limits never see.
+ * - **per account, from every client** (default 100 / 1 h): a guessing attack on one account
+ *   spread over many clients. NIST 800-63B §5.2.2 caps consecutive failures at 100. High on
+ *   purpose: reaching it takes at least 20 clients (100 / 5) within the hour, so one person who
+ *   knows only an email cannot lock its owner out; a botnet can, for the window (the trade-off
+ *   of any account-wide limit, documented in SECURITY.md).
  *
- * Counters live in the session {@link Store} (`hit` / `resetHits`), so with Redis every server
- * instance shares them: a limit that each process counted on its own would multiply by the
- * number of processes.
+ * **Attempts, given back on success.** Every counter counts the attempt in `check` (so a burst of
+ * 64 parallel requests gets exactly the limit, not 64: the check and the count are one step), and
+ * `recordSuccess` gives the client and account units back (and clears the pair), so a crowd of
+ * users behind one NAT logging in successfully is never refused. A refused attempt counts nowhere
+ * and creates no counter, so a flood of refused requests costs the store nothing, and no flood
+ * lifts a lock: stores never evict a counter at its limit.
+ *
+ * Counters live in the session {@link Store}, so with Redis every server instance shares them: a
+ * limit that each process counted on its own would multiply by the number of processes.
  *
  * **Keys.** The account (an email: trimmed and lower-cased, as `UserDirectory.byEmail` does, so
  * "Ada@Example.com " and "ada@example.com" share one counter) and the client are hashed with
- * SHA-256 (base64url) into `<prefix>a:<hash>` and `<prefix>c:<hash>`. Store dumps and key listings
- * then show no raw emails or IPs, and a key has a fixed length whatever the request sent. This is
- * pseudonymization, not anonymization: an IPv4 address or a known email can be re-hashed and
- * matched.
+ * SHA-256 (base64url) into `<prefix>a:`, `<prefix>c:` and `<prefix>p:` keys. Store dumps then show
+ * no raw emails or IPs, and a key has a fixed length whatever the request sent. This is
+ * pseudonymization, not anonymization: an IPv4 address or a known email can be re-hashed.
  *
- * **What the client is** is the caller's choice: the remote IP (the proxy-reported one only behind
- * a trusted proxy), and for IPv6 better its /64 prefix, since one host usually owns a whole /64.
+ * **The client** is the caller's IP text (the proxy-reported one only behind a trusted proxy),
+ * canonicalised by {@link clientKey}: one key per IPv4 address, one per IPv6 /64, whatever the
+ * spelling.
  */
 import { createHash } from 'node:crypto'
 import { ErrorCodes, typeError } from '../errors.js'
-import type { Store } from '../store.js'
+import { clientKey } from '../ip.js'
+import type { CounterLimit, Store } from '../store.js'
 
 /** Options of {@link LoginThrottle}. All are optional. */
 export interface LoginThrottleOptions {
-  /** Attempts per account within a window (a correct password clears them) before its logins are refused. Default: `5`. */
-  maxFailuresPerAccount?: number
-  /** Failures per client (across all accounts) within a window before it is refused. Default: `50`. */
+  /** Attempts at one account from one client within `windowMs` (a correct password clears them). Default: `5`. */
+  maxFailuresPerPair?: number
+  /** Failed attempts from one client, across accounts, within `windowMs`. Default: `50`. */
   maxFailuresPerClient?: number
-  /**
-   * Length of the counting window in ms; it starts with the first counted event (an attempt for
-   * the account counter, a failure for the client counter). Default: `900_000` (15 min).
-   */
+  /** Failed attempts at one account from all clients within `accountWindowMs`. Default: `100`. */
+  maxFailuresPerAccount?: number
+  /** Window of the pair and client counters in ms, from their first attempt. Default: `900_000` (15 min). */
   windowMs?: number
+  /** Window of the account-wide counter in ms. Default: `3_600_000` (1 h). */
+  accountWindowMs?: number
   /** Prefix of the counter keys in the store, to share a store with other counters. Default: `'login:'`. */
   prefix?: string
 }
@@ -46,11 +61,14 @@ export interface LoginThrottleOptions {
 /** The answer of {@link LoginThrottle.check}. */
 export type ThrottleDecision =
   | { allowed: true }
-  /** Refused; retry after this many whole seconds (for a `Retry-After` header), at least 1. */
-  | { allowed: false; retryAfterSeconds: number }
+  /**
+   * Refused; retry after this many whole seconds (for a `Retry-After` header), at least 1.
+   * `limit` names the counter that refused (for logs and metrics, never for the client).
+   */
+  | { allowed: false; retryAfterSeconds: number; limit: 'client' | 'account' | 'pair' }
 
 /** The part of the {@link Store} contract the throttle uses. */
-export type CounterStore = Pick<Store, 'hit' | 'resetHits'>
+export type CounterStore = Pick<Store, 'consume' | 'hit' | 'resetHits'>
 
 function limit(name: string, value: unknown, fallback: number): number {
   if (value === undefined) return fallback
@@ -65,39 +83,38 @@ function digest(text: string): string {
 }
 
 /**
- * Counts failed logins and says whether the next attempt may go ahead.
+ * Decides whether a login attempt may go ahead, and counts it.
  *
  * Use: `check` before verifying the password (refuse with 429 and `Retry-After` if not allowed,
- * without running bcrypt); `recordFailure` after a wrong password *or an unknown email* (both must
- * count, or the limit would reveal which accounts exist); `recordSuccess` after a correct one.
+ * without running bcrypt); `recordSuccess` after a correct password; `recordFailure` after a wrong
+ * password *or an unknown email* (the attempt is already counted; the call marks the outcome).
  *
  * Store failures are not swallowed: every method rejects with the store's `StoreError`, which the
  * app answers with 503. Failing open would turn a Redis outage into unlimited guessing.
- *
- * The per-account counter counts *attempts*, in `check`, before bcrypt runs: a burst of 100
- * parallel guesses at one account gets 5 tries, not 100 (counting only finished failures would
- * let every request of the burst pass `check` first). A correct password clears it. The
- * per-client counter counts failures only, so a crowd of legitimate users behind one NAT (or a
- * login benchmark) is never refused for logging in successfully.
  */
 export class LoginThrottle {
   readonly #store: CounterStore
-  readonly #maxAccount: number
+  readonly #maxPair: number
   readonly #maxClient: number
+  readonly #maxAccount: number
   readonly #windowMs: number
+  readonly #accountWindowMs: number
   readonly #prefix: string
 
   constructor(store: CounterStore, options: LoginThrottleOptions = {}) {
-    if (typeof store !== 'object' || store === null || typeof store.hit !== 'function' || typeof store.resetHits !== 'function') {
-      throw typeError(ErrorCodes.OPTION_INVALID, 'store must implement hit() and resetHits()')
+    if (typeof store !== 'object' || store === null || typeof store.consume !== 'function' ||
+      typeof store.hit !== 'function' || typeof store.resetHits !== 'function') {
+      throw typeError(ErrorCodes.OPTION_INVALID, 'store must implement consume(), hit() and resetHits()')
     }
     if (typeof options !== 'object' || options === null) {
       throw typeError(ErrorCodes.OPTION_INVALID, 'options must be an object')
     }
     this.#store = store
-    this.#maxAccount = limit('maxFailuresPerAccount', options.maxFailuresPerAccount, 5)
+    this.#maxPair = limit('maxFailuresPerPair', options.maxFailuresPerPair, 5)
     this.#maxClient = limit('maxFailuresPerClient', options.maxFailuresPerClient, 50)
+    this.#maxAccount = limit('maxFailuresPerAccount', options.maxFailuresPerAccount, 100)
     this.#windowMs = limit('windowMs', options.windowMs, 15 * 60_000)
+    this.#accountWindowMs = limit('accountWindowMs', options.accountWindowMs, 60 * 60_000)
     if (options.prefix !== undefined && typeof options.prefix !== 'string') {
       throw typeError(ErrorCodes.OPTION_INVALID, `option prefix must be a string: ${String(options.prefix)}`)
     }
@@ -105,45 +122,50 @@ export class LoginThrottle {
   }
 
   /**
-   * May a login for `account` from `client` be tried now? Counts this attempt against the account
-   * and peeks at the client's failures (`hit(key, windowMs, 0)`: never counts, never creates).
+   * May a login for `account` from `client` be tried now? If so the attempt is counted against
+   * all three limits, in one atomic store step; if not, nothing is counted or created.
    */
   async check(account: string, client: string): Promise<ThrottleDecision> {
-    const [perAccount, perClient] = await Promise.all([
-      this.#store.hit(this.#accountKey(account), this.#windowMs),
-      this.#store.hit(this.#clientKey(client), this.#windowMs, 0),
-    ])
-    let waitMs = -1
-    if (perAccount.count > this.#maxAccount) waitMs = perAccount.resetMs
-    if (perClient.count >= this.#maxClient) waitMs = Math.max(waitMs, perClient.resetMs)
-    if (waitMs < 0) return { allowed: true }
+    const verdict = await this.#store.consume(this.#counters(account, client))
+    if (verdict.allowed) return { allowed: true }
     // Whole seconds, rounded up so a client that waits as told is let in; at least 1 in case a
     // store reports 0 ms left on a counter that is about to expire.
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil(waitMs / 1000)) }
+    const retryAfterSeconds = Math.max(1, Math.ceil(verdict.resetMs / 1000))
+    return { allowed: false, retryAfterSeconds, limit: LIMIT_NAMES[verdict.blocked] as (typeof LIMIT_NAMES)[number] }
   }
 
   /**
-   * Count one failed attempt against the client (the account counted it already in `check`).
-   * `account` is accepted for symmetry and future per-pair limits.
+   * A wrong password or an unknown email. The attempt was counted by `check` and stays counted
+   * (a request that never finishes counts too); nothing more to store.
    */
-  async recordFailure(_account: string, client: string): Promise<void> {
-    await this.#store.hit(this.#clientKey(client), this.#windowMs)
-  }
+  async recordFailure(_account: string, _client: string): Promise<void> {}
 
   /**
-   * Clear the account's counter after a correct password. The client's counter stays: otherwise
-   * an attacker holding one valid account could log into it between guesses at other accounts
-   * and reset their own client limit forever.
+   * A correct password: clear the account+client pair and give back the unit `check` took from
+   * the client and the account, so successful logins never use up a limit. A unit given back to
+   * 0 deletes its counter. The client keeps its failures: an attacker holding one valid account
+   * cannot reset their client limit by logging into it between guesses at others.
    */
-  async recordSuccess(account: string): Promise<void> {
-    await this.#store.resetHits(this.#accountKey(account))
+  async recordSuccess(account: string, client: string): Promise<void> {
+    const [clientLimit, accountLimit, pair] = this.#counters(account, client)
+    await Promise.all([
+      this.#store.hit(clientLimit.key, clientLimit.windowMs, -1),
+      this.#store.hit(accountLimit.key, accountLimit.windowMs, -1),
+      this.#store.resetHits(pair.key),
+    ])
   }
 
-  #accountKey(account: string): string {
-    return `${this.#prefix}a:${digest(account.trim().toLowerCase())}`
-  }
-
-  #clientKey(client: string): string {
-    return `${this.#prefix}c:${digest(client)}`
+  /** The three counters of an attempt, in {@link LIMIT_NAMES} order. */
+  #counters(account: string, client: string): [CounterLimit, CounterLimit, CounterLimit] {
+    const a = account.trim().toLowerCase()
+    const c = clientKey(client)
+    return [
+      { key: `${this.#prefix}c:${digest(c)}`, limit: this.#maxClient, windowMs: this.#windowMs },
+      { key: `${this.#prefix}a:${digest(a)}`, limit: this.#maxAccount, windowMs: this.#accountWindowMs },
+      // A newline cannot end an IP key, so "a\nb" + "c" and "a" + "b\nc" never collide.
+      { key: `${this.#prefix}p:${digest(`${c}\n${a}`)}`, limit: this.#maxPair, windowMs: this.#windowMs },
+    ]
   }
 }
+
+const LIMIT_NAMES = ['client', 'account', 'pair'] as const

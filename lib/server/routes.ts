@@ -54,7 +54,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
       await throttle.recordFailure(body.email, client).catch(onStoreFailure)
       throw new HttpError(401, 'Invalid credentials')
     }
-    await throttle.recordSuccess(body.email).catch(onStoreFailure)
+    await throttle.recordSuccess(body.email, client).catch(onStoreFailure)
     // New ID at the privilege change (session fixation), data such as the cart kept.
     session.regenerate().setUser(user.id).setRemember(body.rememberMe === true)
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
@@ -161,7 +161,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
       await throttle.recordFailure(user.email, client).catch(onStoreFailure)
       throw new HttpError(403, 'Current password is incorrect')
     }
-    await throttle.recordSuccess(user.email).catch(onStoreFailure)
+    await throttle.recordSuccess(user.email, client).catch(onStoreFailure)
     await users.setPasswordHash(user.id, await hashPassword(body.newPassword, deps.bcryptCost))
     // OWASP: after a password change, end every other session and renew this one's ID.
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
