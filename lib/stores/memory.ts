@@ -20,6 +20,16 @@ export interface MemoryStoreOptions {
    */
   maxSessions?: number
   /**
+   * Most anonymous sessions (no `userId`) held at once, within `maxSessions`. Anonymous sessions
+   * are created by anyone, without credentials, so they get their own budget and are evicted
+   * first: a new anonymous session evicts the least recently written *anonymous* one, and a
+   * session bound to a user makes room by evicting anonymous sessions before any logged-in one.
+   * An anonymous flood therefore never logs anyone out; if the store is full of logged-in
+   * sessions, a new anonymous one is refused with `ERR_STORE_FULL` (503). Default: half of
+   * `maxSessions`.
+   */
+  maxAnonymousSessions?: number
+  /**
    * Most rate-limit counters held at once (about 0.2 KB each, so 20 MB at the default). To make
    * room for a new counter the store drops expired ones, then evicts the oldest counter that is
    * *below* its limit; a counter at its limit ({@link MemoryStore.consume}) is never evicted, so
@@ -102,8 +112,9 @@ function positiveInteger(name: string, value: unknown, fallback: number, max: nu
  *   *written*. Reads do not bump (that would cost two Map operations per request); since the
  *   session engine touches an active session at least once per `touchIntervalMs`, "least recently
  *   written" trails "least recently used" by at most that interval.
- *   When `maxSessions` is reached, `create` evicts that one (and its user-index entry). Idle
- *   sessions go first; the cap is a memory safeguard, so size it above your live sessions.
+ *   When `maxSessions` is reached, `create` evicts that one (and its user-index entry), taking
+ *   anonymous sessions before logged-in ones (see `maxAnonymousSessions`). Idle sessions go
+ *   first; the cap is a memory safeguard, so size it above your live sessions.
  * - **Expiry.** Every read compares `expiresAt` with `now()`, so an expired record is invisible
  *   immediately (and deleted on the spot). The sweeper frees the rest: every `sweepIntervalMs`
  *   it walks the whole map once, in slices of {@link SWEEP_SLICE} entries with a `setImmediate`
@@ -119,9 +130,12 @@ export class MemoryStore implements Store {
   readonly local = true
 
   readonly #maxSessions: number
+  readonly #maxAnonymous: number
   readonly #maxCounters: number
   readonly #now: () => number
   readonly #sessions = new Map<string, Entry>()
+  /** Keys of the anonymous sessions (userId null), in the same recency order as #sessions. */
+  readonly #anonymous = new Set<string>()
   /** userId → storage keys. Kept exact on every removal, so it can never leak. */
   readonly #users = new Map<string, Set<string>>()
   /** Counters below their limit, in order of creation: the first is evicted for room. */
@@ -140,6 +154,8 @@ export class MemoryStore implements Store {
     }
     const o = options
     this.#maxSessions = positiveInteger('maxSessions', o.maxSessions, 100_000, MAX_SAFE)
+    const halfSessions = Math.max(1, Math.floor(this.#maxSessions / 2))
+    this.#maxAnonymous = positiveInteger('maxAnonymousSessions', o.maxAnonymousSessions, halfSessions, MAX_SAFE)
     this.#maxCounters = positiveInteger('maxCounters', o.maxCounters, 100_000, MAX_SAFE)
     const intervalMs = positiveInteger('sweepIntervalMs', o.sweepIntervalMs, 60_000, MAX_TIMER_MS)
     if (o.now !== undefined && typeof o.now !== 'function') {
@@ -164,12 +180,20 @@ export class MemoryStore implements Store {
     if (this.#live(key) !== undefined) return false
     // Already expired: storing it would only take a slot (and maybe evict a live session).
     if (record.expiresAt <= this.#now()) return true
-    if (this.#sessions.size >= this.#maxSessions) this.#evictOldest()
+    const anonymous = record.userId === null
+    if (anonymous && this.#anonymous.size >= this.#maxAnonymous) this.#evictFirst(this.#anonymous)
+    if (this.#sessions.size >= this.#maxSessions) {
+      // Anonymous sessions go first; an anonymous one never makes room by logging someone out.
+      if (this.#anonymous.size > 0) this.#evictFirst(this.#anonymous)
+      else if (anonymous) throw new StoreError(ErrorCodes.STORE_FULL, `MemoryStore holds maxSessions (${this.#maxSessions}) logged-in sessions`)
+      else this.#evictFirst(this.#sessions.keys())
+    }
     const r = record
     const entry = new Entry(r.version, r.data, r.createdAt, r.lastSeenAt, r.expiresAt,
       r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip)
     this.#sessions.set(key, entry)
     if (entry.userId !== null) this.#index(entry.userId, key)
+    else this.#anonymous.add(key)
     return true
   }
 
@@ -182,6 +206,8 @@ export class MemoryStore implements Store {
     if (entry.userId !== update.userId) {
       if (entry.userId !== null) this.#unindex(entry.userId, key)
       if (update.userId !== null) this.#index(update.userId, key)
+      if (update.userId === null) this.#anonymous.add(key)
+      else this.#anonymous.delete(key)
     }
     entry.version = expectedVersion + 1
     entry.data = update.data
@@ -304,6 +330,7 @@ export class MemoryStore implements Store {
     clearInterval(this.#timer)
     this.#timer = undefined
     this.#sessions.clear()
+    this.#anonymous.clear()
     this.#users.clear()
     this.#counters.clear()
     this.#locked.clear()
@@ -418,17 +445,22 @@ export class MemoryStore implements Store {
   #bump(key: string, entry: Entry): void {
     this.#sessions.delete(key)
     this.#sessions.set(key, entry)
+    if (entry.userId === null) {
+      this.#anonymous.delete(key)
+      this.#anonymous.add(key)
+    }
   }
 
-  #evictOldest(): void {
-    const first = this.#sessions.entries().next()
-    /* c8 ignore next -- only called when size >= maxSessions >= 1, so there is a first entry */
-    if (first.done !== true) this.#remove(...first.value)
+  /** Evict the first (least recently written) session among `keys`, which is never empty. */
+  #evictFirst(keys: Iterable<string>): void {
+    const key = keys[Symbol.iterator]().next().value as string
+    this.#remove(key, this.#sessions.get(key) as Entry)
   }
 
   #remove(key: string, entry: Entry): void {
     this.#sessions.delete(key)
     if (entry.userId !== null) this.#unindex(entry.userId, key)
+    else this.#anonymous.delete(key)
   }
 
   #index(userId: string, key: string): void {

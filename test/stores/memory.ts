@@ -47,6 +47,7 @@ t.test('options are validated at construction', async (t) => {
     ['options', 'big'],
     ...[0, -1, 1.5, Number.NaN, Infinity, '10', 2 ** 53].map((v) => ['maxSessions', v] as const),
     ...[0, 2.5, '1', null].map((v) => ['maxCounters', v] as const),
+    ...[0, 1.5, '1'].map((v) => ['maxAnonymousSessions', v] as const),
     ...[0, -5, 2 ** 31, 1.5, '60000'].map((v) => ['sweepIntervalMs', v] as const),
     ['now', 123],
     ['now', 'Date.now'],
@@ -67,21 +68,21 @@ t.test('options are validated at construction', async (t) => {
   t.strictSame(defaults.stats(), { sessions: 0, users: 0, counters: 0 })
 })
 
-t.test('evicts the least recently written session at maxSessions', async (t) => {
+t.test('evicts the least recently written session at maxSessions, anonymous ones first', async (t) => {
   const { now } = fakeClock()
   const store = new MemoryStore({ maxSessions: 3, now })
   t.teardown(() => store.close())
   await store.create('a', record(now(), { userId: 'u' }))
   await store.create('b', record(now(), { userId: 'u' }))
-  await store.create('c', record(now()))
+  await store.create('c', record(now(), { userId: 'v' }))
   await store.touch('a', now(), now() + 60_000) // recency order now: b, c, a
   await store.get('b') // reads do not bump
-  await store.create('d', record(now()))
+  await store.create('d', record(now(), { userId: 'w' }))
   t.equal(await store.get('b'), null, 'b was least recently written')
   t.strictSame((await store.listByUser('u')).map((s) => s.key), ['a'], 'and left the user index')
   t.equal(await store.write('a', 1, { ...record(now()), userId: 'u' }), 'ok') // order: c, d, a
   t.equal(await store.touch('c', now(), now() + 60_000), true) // order: d, a, c
-  await store.create('e', record(now()))
+  await store.create('e', record(now(), { userId: 'w' }))
   t.equal(await store.get('d'), null, 'write and touch count as use')
   for (const k of ['a', 'c', 'e']) t.not(await store.get(k), null, `${k} is kept`)
   t.equal(store.stats().sessions, 3)
@@ -89,9 +90,37 @@ t.test('evicts the least recently written session at maxSessions', async (t) => 
   const single = new MemoryStore({ maxSessions: 1, now })
   t.teardown(() => single.close())
   await single.create('x', record(now(), { userId: 'only' }))
-  await single.create('y', record(now()))
-  const emptied = { sessions: 1, users: 0, counters: 0 }
-  t.strictSame(single.stats(), emptied, 'an emptied user entry is dropped')
+  await t.rejects(single.create('y', record(now())), { code: ErrorCodes.STORE_FULL }, 'an anonymous session never evicts a logged-in one')
+  await single.create('z', record(now(), { userId: 'other' }))
+  const emptied = { sessions: 1, users: 1, counters: 0 }
+  t.strictSame(single.stats(), emptied, 'a logged-in session may; an emptied user entry is dropped')
+})
+
+t.test('an anonymous flood never evicts a logged-in session', async (t) => {
+  const { now } = fakeClock()
+  const store = new MemoryStore({ maxSessions: 10, maxAnonymousSessions: 4, now })
+  t.teardown(() => store.close())
+  await store.create('john', record(now(), { userId: 'john' }))
+  await store.create('early', record(now()))
+  for (let i = 0; i < 1000; i++) await store.create(`anon${i}`, record(now()))
+  t.not(await store.get('john'), null, 'john is still logged in')
+  t.equal(store.stats().sessions, 5, 'the anonymous budget (4) holds, plus john')
+  t.equal(await store.get('early'), null, 'anonymous sessions evicted each other')
+  for (const i of [996, 997, 998, 999]) t.not(await store.get(`anon${i}`), null)
+  // Logging in (binding a user) takes the session out of the anonymous budget, and back on logout.
+  t.equal(await store.write('anon996', 1, { ...record(now()), userId: 'ada' }), 'ok')
+  for (let i = 0; i < 10; i++) await store.create(`more${i}`, record(now()))
+  t.not(await store.get('anon996'), null, 'ada stays')
+  t.equal(await store.write('anon996', 2, { ...record(now()), userId: null }), 'ok')
+  await store.touch('more6', now(), now() + 60_000)
+  for (let i = 0; i < 4; i++) await store.create(`last${i}`, record(now()))
+  t.equal(await store.get('anon996'), null, 'unbound again: an anonymous session like the others')
+  t.not(await store.get('more6'), null, 'a touch keeps an anonymous session recent')
+  // A full store: logged-in sessions make room by evicting anonymous ones first.
+  for (let i = 0; i < 9; i++) await store.create(`user${i}`, record(now(), { userId: `u${i}` }))
+  t.equal(store.stats().sessions, 10)
+  t.not(await store.get('john'), null, 'john survived logins too while anonymous ones were left')
+  t.equal(await store.get('last3'), null, 'the anonymous ones went')
 })
 
 t.test('an already-expired record is not stored', async (t) => {
