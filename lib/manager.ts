@@ -244,7 +244,14 @@ export class SessionManager {
     const changed = s.changes !== null || s.userChanged || s.rememberChanged
     if (s.record === null) {
       // saveUninitialized = false: an untouched new session costs nothing and sends nothing.
-      return changed || s.regenerate ? this.#create(s, now, null) : null
+      if (!changed && !s.regenerate) return null
+      const admit = s.userId === null ? this.options.admitAnonymous : undefined
+      if (admit === undefined) return this.#create(s, now, null)
+      // The hook runs before anything is stored; its refusal (an HttpError 429) propagates.
+      return (async () => {
+        await admit(s.req)
+        return this.#create(s, now, null)
+      })()
     }
     if (s.regenerate) return this.#regenerate(s, now)
     if (changed) return this.#write(s, now)

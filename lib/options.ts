@@ -85,6 +85,14 @@ export interface SessionManagerOptions {
    * remote address.
    */
   clientIp?: (req: IncomingMessage) => string
+  /**
+   * Called before a new *anonymous* session (no user bound) is stored, i.e. whenever a visitor
+   * without a session makes the server store one (a cart). Throw or reject to refuse it; the
+   * error propagates from `commit`/`save` (the auth server throws a 429 from a per-client limit:
+   * anyone can create anonymous sessions without credentials, so they are the store's flood
+   * vector). Not called for sessions bound to a user, nor for existing sessions. Default: none.
+   */
+  admitAnonymous?: (req: IncomingMessage) => void | Promise<void>
 }
 
 export interface ResolvedCookieOptions {
@@ -111,6 +119,7 @@ export interface ResolvedOptions {
   readonly verifiedCacheSize: number
   readonly now: () => number
   readonly clientIp: (req: IncomingMessage) => string
+  readonly admitAnonymous: ((req: IncomingMessage) => void | Promise<void>) | undefined
 }
 
 function socketAddress(req: IncomingMessage): string {
@@ -196,6 +205,8 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
   if (typeof now !== 'function') throw invalid('now', 'must be a function')
   const clientIp = input.clientIp ?? socketAddress
   if (typeof clientIp !== 'function') throw invalid('clientIp', 'must be a function')
+  const admitAnonymous = input.admitAnonymous
+  if (admitAnonymous !== undefined && typeof admitAnonymous !== 'function') throw invalid('admitAnonymous', 'must be a function')
   return Object.freeze({
     secrets: Object.freeze([...input.secrets]),
     store: input.store,
@@ -210,5 +221,6 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     verifiedCacheSize: duration('verifiedCacheSize', input.verifiedCacheSize, 10_000, 0, 10_000_000),
     now,
     clientIp,
+    admitAnonymous,
   })
 }

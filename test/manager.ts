@@ -294,3 +294,32 @@ t.test('createSessionManager returns a SessionManager exposing its store', async
   await manager.ping()
   t.ok(Object.isFrozen(manager.options))
 })
+
+t.test('admitAnonymous: asked before a new anonymous session is stored, never for a user-bound one', async (t) => {
+  let asked = 0
+  let refuse = false
+  const { spy, manager } = setup(t, {
+    admitAnonymous: async (req) => {
+      asked++
+      t.type(req.headers, 'object', 'gets the request')
+      if (refuse) throw Object.assign(new Error('too many'), { code: 'ERR_TOO_MANY' })
+    },
+  })
+  const a = await app(t, manager)
+  t.same((await a.request('/get')).setCookie, [], 'an untouched session asks nothing')
+  t.equal(asked, 0)
+  const first = await a.request('/set?v=1')
+  t.equal(first.setCookie.length, 1)
+  t.equal(asked, 1, 'asked once for a new anonymous session')
+  const cookie = cookiePair(first.setCookie[0])
+  await a.request('/set?v=2', { cookie })
+  t.equal(asked, 1, 'not for an existing one')
+  await a.request('/login?user=u9')
+  t.equal(asked, 1, 'not for a new session bound to a user')
+  refuse = true
+  const creates = spy.count('create')
+  const refused = await a.request('/set?v=3')
+  t.equal(refused.status, 500, 'the refusal propagates')
+  t.same(refused.setCookie, [])
+  t.equal(spy.count('create'), creates, 'nothing stored')
+})

@@ -48,6 +48,7 @@ const bad: Array<[string, unknown]> = [
   ['cache size negative', { ...base, verifiedCacheSize: -1 }],
   ['now not a function', { ...base, now: 5 }],
   ['clientIp not a function', { ...base, clientIp: 'x' }],
+  ['admitAnonymous not a function', { ...base, admitAnonymous: true }],
   ['cookie not an object', { ...base, cookie: 'sid' }],
   ['cookie null', { ...base, cookie: null }],
   ['secure not boolean', { ...base, cookie: { secure: 'yes' } }],

@@ -2,7 +2,7 @@
  * Assemble the auth server from its configuration: store, session manager, users, throttle,
  * router, page; and start/stop it.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createDummyHash } from '../auth/password.js'
 import { LoginThrottle } from '../auth/throttle.js'
@@ -12,6 +12,8 @@ import { Router } from '../router.js'
 import type { Store } from '../store.js'
 import { MemoryStore } from '../stores/memory.js'
 import { RedisStore } from '../stores/redis.js'
+import { anonymousSessionLimit } from './anonymous-limit.js'
+import type { HardeningConfig } from './config-hardening.js'
 import type { ServerConfig, StoreConfig } from './config.js'
 import { contextFactory, type AppContext } from './context.js'
 import { registerPage } from './page.js'
@@ -27,7 +29,10 @@ export interface AppOverrides {
 }
 
 export interface RunningServer {
+  /** A URL to reach the server (a wildcard address is replaced by loopback). */
   url: string
+  /** The address actually bound, e.g. `http://0.0.0.0:3000` (every IPv4 interface). */
+  boundUrl: string
   port: number
   server: Server
   sessions: SessionManager
@@ -35,10 +40,10 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>
 }
 
-export function createStore(config: StoreConfig): Store {
+export function createStore(config: StoreConfig, memory: HardeningConfig['memory'] = {}): Store {
   switch (config.kind) {
     case 'memory':
-      return new MemoryStore()
+      return new MemoryStore(memory)
     case 'redis':
       return new RedisStore({ url: config.url })
     case 'cluster':
@@ -54,14 +59,18 @@ async function loadUsers(config: ServerConfig): Promise<UserDirectory> {
 
 /** Build the request handler and everything behind it. */
 export async function createApp(config: ServerConfig, overrides: AppOverrides = {}) {
-  const store = overrides.store ?? createStore(config.store)
+  const h = config.hardening
+  const store = overrides.store ?? createStore(config.store, h.memory)
+  const ipOf = (req: IncomingMessage): string => clientIp(req, { trustProxy: config.trustProxy })
   const sessions = createSessionManager({
     secrets: config.secrets,
     store,
     // RFC 6265bis §4.1.3.2: `__Host-` pins the cookie to this host, path /, Secure, no Domain —
-    // a sibling subdomain cannot overwrite it (cookie tossing).
-    cookie: config.production ? { name: '__Host-sid', secure: true } : { name: 'sid' },
-    clientIp: (req) => clientIp(req, { trustProxy: config.trustProxy }),
+    // a sibling subdomain cannot overwrite it (cookie tossing). `__Host-Http-sid` (layered
+    // cookies draft) also tells the browser no script may ever set it.
+    cookie: config.production ? { name: h.cookieName, secure: true } : { name: h.cookieName },
+    clientIp: ipOf,
+    admitAnonymous: anonymousSessionLimit(store, { ...h.anonymousSessions, clientIp: ipOf }),
     ...config.timeouts,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
@@ -69,21 +78,45 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     overrides.users ?? loadUsers(config),
     createDummyHash(config.bcryptCost),
   ])
-  const router = new Router<AppContext>({ createContext: contextFactory(sessions) })
+  const router = new Router<AppContext>({
+    createContext: contextFactory(sessions, { publicOrigins: h.publicOrigins, trustForwardedHost: h.trustForwardedHost }),
+  })
   registerPage(router)
   registerRoutes(router, {
     sessions,
     users,
-    throttle: new LoginThrottle(store),
+    throttle: new LoginThrottle(store, h.login),
+    clearSiteData: h.clearSiteCookies ? '"cache", "storage", "cookies"' : '"cache", "storage"',
     dummyHash,
     bcryptCost: config.bcryptCost,
     trustProxy: config.trustProxy,
     storeKind: store.kind,
   })
-  return { router, sessions, users, handler: router.handler() }
+  const handler = router.handler()
+  return { router, sessions, users, handler: config.production ? withHsts(handler, h.hstsIncludeSubdomains) : handler }
 }
 
-/** The URL to print for a server listening on `host:port` (a wildcard address → loopback). */
+/**
+ * HSTS on every response in production (RFC 6797; OWASP HTTP Headers Cheat Sheet): one year, so
+ * a browser that has seen the site once never again tries it over plain HTTP, where a network
+ * attacker could strip TLS and read the session cookie. `includeSubDomains` only when asked: it
+ * breaks any plain-HTTP service on a subdomain.
+ */
+function withHsts(handler: RequestListener, includeSubdomains: boolean): RequestListener {
+  const value = `max-age=31536000${includeSubdomains ? '; includeSubDomains' : ''}`
+  return (req, res) => {
+    res.setHeader('Strict-Transport-Security', value)
+    handler(req, res)
+  }
+}
+
+/** The URL of the address a server is bound to, as is (a wildcard stays a wildcard). */
+export function boundUrl(address: AddressInfo): string {
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  return `http://${host}:${address.port}`
+}
+
+/** A URL to reach a server listening on `host:port` (a wildcard address → loopback). */
 export function serverUrl(host: string, port: number): string {
   if (host === '0.0.0.0' || host === '::') host = '127.0.0.1'
   return `http://${host.includes(':') ? `[${host}]` : host}:${port}`
@@ -103,10 +136,12 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
       resolve()
     })
   })
-  const { port } = server.address() as AddressInfo
+  const address = server.address() as AddressInfo
+  const { port } = address
   let closing: Promise<void> | null = null
   return {
     url: serverUrl(config.host, port),
+    boundUrl: boundUrl(address),
     port,
     server,
     sessions: app.sessions,

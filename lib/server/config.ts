@@ -18,9 +18,12 @@
  * | SESSION_IDLE_MS      | 86400000 (24 h)            | idle timeout                                   |
  * | SESSION_REMEMBER_MS  | 2592000000 (30 days)       | idle timeout with "remember me"                |
  * | SESSION_ABSOLUTE_MS  | 2592000000 (30 days)       | absolute lifetime                              |
+ *
+ * Throttling, flood limits, proxy and header settings: lib/server/config-hardening.ts.
  */
 import { randomBytes } from 'node:crypto'
 import { MIN_SECRET_BYTES } from '../signature.js'
+import { loadHardening, type HardeningConfig } from './config-hardening.js'
 
 export type StoreConfig =
   | { kind: 'memory' }
@@ -42,6 +45,20 @@ export interface ServerConfig {
   bcryptCost: number
   /** Session timeouts in ms; unset ones take the session manager's defaults (24 h / 30 d / 30 d). */
   timeouts: { idleTimeoutMs?: number; rememberIdleTimeoutMs?: number; absoluteTimeoutMs?: number }
+  /** Throttle limits, flood budgets, proxy origins, security headers, cookie name. */
+  hardening: HardeningConfig
+}
+
+/**
+ * `text` with the credentials of every URL in it replaced by `***` (`redis://user:pw@host` →
+ * `redis://***@host`), for messages and log lines: a REDIS_URL carries its password, and a log
+ * is read by more people than the secret store (OWASP Logging Cheat Sheet, "Data to exclude").
+ */
+export function redactCredentials(text: string): string {
+  return text
+    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi, '$1***@')
+    // A malformed URL without "//" ("redis:user:pw@host", "user:pw@host"): still userinfo.
+    .replace(/(^|[\s"'(=])[^\s"'(=@/]*:[^\s"'@/]*@/g, '$1***@')
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */
@@ -110,10 +127,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   if (env.REDIS_CLUSTER_NODES !== undefined && env.REDIS_CLUSTER_NODES !== '') {
     store = { kind: 'cluster', nodes: parseNodes(env.REDIS_CLUSTER_NODES) }
   } else if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
-    if (!/^rediss?:\/\//.test(env.REDIS_URL)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${env.REDIS_URL}"`)
+    if (!/^rediss?:\/\//.test(env.REDIS_URL)) {
+      throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redactCredentials(env.REDIS_URL)}"`)
+    }
     store = { kind: 'redis', url: env.REDIS_URL }
   }
   const workers = integer(env, 'WORKERS', 1, 1, 64)
+  const trustProxy = bool(env, 'TRUST_PROXY')
   if (workers > 1 && store.kind === 'memory') {
     throw new ConfigError('WORKERS > 1 needs a shared store: the memory store lives in one process, so set REDIS_URL or REDIS_CLUSTER_NODES')
   }
@@ -126,8 +146,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     store,
     usersFile: env.USERS_FILE !== undefined && env.USERS_FILE !== '' ? env.USERS_FILE : null,
     workers,
-    trustProxy: bool(env, 'TRUST_PROXY'),
+    trustProxy,
     bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
     timeouts: timeouts(env),
+    hardening: loadHardening(env, production, trustProxy),
   }
 }

@@ -14,8 +14,35 @@ import type { Session } from '../session.js'
 export interface AppContext extends RequestContext {
   /** The request's session, loaded on first call (a request that never asks costs nothing). */
   session(): Promise<Session>
-  /** Commit the session (if loaded), then send `body` as JSON. Synchronous when nothing is stored. */
-  reply(status: number, body: unknown): Promise<void> | void
+  /**
+   * Commit the session (if loaded), then send `body` as JSON. Synchronous when nothing is stored.
+   * `headers`: extra response headers as a flat name, value list.
+   */
+  reply(status: number, body: unknown, headers?: readonly string[]): Promise<void> | void
+}
+
+/** Where the CSRF Origin check takes the server's own origin from. */
+export interface OriginPolicy {
+  /**
+   * The origins the site is served under (`https://app.example.com`), as configured by
+   * PUBLIC_ORIGIN. When set, `Origin` must be one of them; `Host` is not consulted (a proxy may
+   * rewrite it). Default: none (compare with `Host`).
+   */
+  publicOrigins?: readonly string[]
+  /**
+   * Behind a trusted proxy that sets X-Forwarded-Host and X-Forwarded-Proto: compare with them
+   * instead of `Host` (last value, the one the nearest proxy set). Never without a proxy that
+   * sets them: a client can send them itself. Default: false.
+   */
+  trustForwardedHost?: boolean
+}
+
+/** The last comma-separated value of a header (the one the nearest proxy appended). */
+function lastValue(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined
+  const text = String(header)
+  const last = text.slice(text.lastIndexOf(',') + 1).trim()
+  return last === '' ? undefined : last
 }
 
 /** Turn a store failure into the 503 the client sees; rethrow anything else. */
@@ -40,7 +67,7 @@ export function storeFailure(retryAfterSeconds: number): (err: unknown) => never
  * cookie is the first layer; this is the second. Requests with neither header (curl, autocannon,
  * server-to-server) pass: they are not a browser riding on a victim's cookies.
  */
-export function checkCsrf(ctx: RequestContext): void {
+export function checkCsrf(ctx: RequestContext, policy: OriginPolicy = {}): void {
   const method = ctx.req.method
   if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return
   const site = ctx.req.headers['sec-fetch-site']
@@ -48,31 +75,39 @@ export function checkCsrf(ctx: RequestContext): void {
   if (site === 'cross-site' || site === 'same-site') throw new HttpError(403, 'Cross-site request refused')
   const origin = ctx.req.headers.origin
   if (origin === undefined) return
-  let host: string | null = null
-  try {
-    host = new URL(origin).host
-  } catch {
-    // `Origin: null` (sandboxed frames, some redirects) and junk are not our origin.
+  // `Origin: null` (sandboxed frames, some redirects) and junk are not our origin.
+  const url = URL.canParse(origin) ? new URL(origin) : null
+  if (url === null || !sameOrigin(url, ctx, policy)) throw new HttpError(403, 'Cross-origin request refused')
+}
+
+function sameOrigin(url: URL, ctx: RequestContext, policy: OriginPolicy): boolean {
+  const origins = policy.publicOrigins
+  if (origins !== undefined && origins.length > 0) return origins.includes(url.origin)
+  const headers = ctx.req.headers
+  if (policy.trustForwardedHost === true) {
+    const host = lastValue(headers['x-forwarded-host'])
+    const proto = lastValue(headers['x-forwarded-proto'])
+    if (host !== undefined) return url.host === host.toLowerCase() && (proto === undefined || url.protocol === `${proto.toLowerCase()}:`)
   }
-  if (host === null || host !== ctx.req.headers.host) throw new HttpError(403, 'Cross-origin request refused')
+  return url.host === headers.host
 }
 
 /** Build the `createContext` hook for the router. */
-export function contextFactory(sessions: SessionManager): (base: RequestContext) => AppContext {
+export function contextFactory(sessions: SessionManager, originPolicy: OriginPolicy = {}): (base: RequestContext) => AppContext {
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
   return (base) => {
-    checkCsrf(base)
+    checkCsrf(base, originPolicy)
     let loaded: Promise<Session> | null = null
     let session: Session | null = null
     const ctx = base as AppContext
     ctx.session = () =>
       (loaded ??= sessions.load(base.req).then((s) => (session = s), onStoreFailure))
-    ctx.reply = (status, body) => {
-      if (loaded === null) return sendJson(base.res, status, body)
+    ctx.reply = (status, body, headers) => {
+      if (loaded === null) return sendJson(base.res, status, body, headers)
       // A handler that replies without awaiting its session: wait for it, then commit.
-      if (session === null) return loaded.then(() => ctx.reply(status, body))
+      if (session === null) return loaded.then(() => ctx.reply(status, body, headers))
       const send = ({ setCookie, private: isPrivate }: CommitResult): void => {
-        const extra: string[] = []
+        const extra: string[] = headers === undefined ? [] : [...headers]
         if (setCookie !== null) extra.push('Set-Cookie', setCookie)
         // The response depends on the cookie: no shared cache may serve it to anyone else.
         if (isPrivate) extra.push('Vary', 'Cookie', 'Cache-Control', 'no-store')

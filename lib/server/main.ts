@@ -4,8 +4,9 @@
  * requests, close the store, exit 0 — all within 5 seconds.
  */
 import cluster, { type Worker } from 'node:cluster'
+import { inspect } from 'node:util'
 import { startServer } from './app.js'
-import { ConfigError, loadConfig, type ServerConfig } from './config.js'
+import { ConfigError, loadConfig, redactCredentials, type ServerConfig } from './config.js'
 
 /** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
 const SHUTDOWN_MS = 5000
@@ -28,14 +29,15 @@ function onSignals(handler: (signal: string) => void): void {
 async function runServer(config: ServerConfig): Promise<void> {
   const running = await startServer(config)
   const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
-  console.log(`sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`)
+  // The address actually bound (0.0.0.0 in production means every interface, not loopback).
+  console.log(`sessionkit auth server listening on ${running.boundUrl} (${describe(config)}, ${who})`)
   onSignals(() => {
     // A last-resort timer: whatever hangs, the process is gone within the budget.
     setTimeout(() => process.exit(0), SHUTDOWN_MS - 200).unref()
     running
       .close(SHUTDOWN_MS - 1500)
       /* c8 ignore next -- close() rejects only if the store close() does: log it, still exit 0 */
-      .catch((err: unknown) => console.error('sessionkit: error while shutting down:', err))
+      .catch((err: unknown) => console.error(`sessionkit: error while shutting down: ${redactCredentials(inspect(err))}`))
       .finally(() => process.exit(0))
   })
 }
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`sessionkit: configuration error: ${err.message}`)
-  else console.error('sessionkit: failed to start:', err)
+  // An error from the Redis client may quote its URL: no password in the log.
+  else console.error(`sessionkit: failed to start: ${redactCredentials(inspect(err))}`)
   process.exit(1)
 })

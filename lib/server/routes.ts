@@ -23,6 +23,8 @@ export interface RouteDeps {
   trustProxy: boolean
   /** What `/healthz` reports as the store. */
   storeKind: string
+  /** `Clear-Site-Data` value sent when this browser logs out. */
+  clearSiteData: string
 }
 
 /** RFC 5321 §4.5.3.1: a path (address) is at most 254 octets in practice. */
@@ -60,9 +62,21 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
   })
 
+  // W3C Clear-Site-Data (ASVS 5.0 14.3.1): the browser also drops what the site cached or stored
+  // for this user; "cookies" only when configured, as it clears every cookie of the site.
+  const cleared = ['Clear-Site-Data', deps.clearSiteData]
+
   router.post('/logout', async (ctx) => {
     ;(await ctx.session()).destroy()
-    await ctx.reply(200, { message: 'Logged out successfully' })
+    await ctx.reply(200, { message: 'Logged out successfully' }, cleared)
+  })
+
+  router.post('/logout/everywhere', async (ctx) => {
+    const session = await ctx.session()
+    const user = requireAuth(session, users)
+    const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
+    session.destroy()
+    await ctx.reply(200, { message: 'Logged out everywhere', ended: ended + 1 }, cleared)
   })
 
   router.get('/dashboard', async (ctx) => {
@@ -129,13 +143,14 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const session = await ctx.session()
     const user = requireAuth(session, users)
     const handle = ctx.params.handle as string
-    if (handle === session.handle) {
+    const current = handle === session.handle
+    if (current) {
       // Ending the current session is a logout: destroy it and clear the cookie.
       session.destroy()
     } else if (!(await sessions.revokeSession(user.id, handle).catch(onStoreFailure))) {
       throw new HttpError(404, 'Session not found')
     }
-    await ctx.reply(200, { message: 'Session ended' })
+    await ctx.reply(200, { message: 'Session ended' }, current ? cleared : undefined)
   })
 
   router.post('/sessions/revoke-others', async (ctx) => {
