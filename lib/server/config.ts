@@ -51,14 +51,14 @@ export interface ServerConfig {
 
 /**
  * `text` with the credentials of every URL in it replaced by `***` (`redis://user:pw@host` →
- * `redis://***@host`), for messages and log lines: a REDIS_URL carries its password, and a log
+ * `redis://***@host`; an email's local part goes too), for messages and log lines: a REDIS_URL carries its password, and a log
  * is read by more people than the secret store (OWASP Logging Cheat Sheet, "Data to exclude").
  */
 export function redactCredentials(text: string): string {
   return text
     .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi, '$1***@')
-    // A malformed URL without "//" ("redis:user:pw@host", "user:pw@host"): still userinfo.
-    .replace(/(^|[\s"'(=])[^\s"'(=@/]*:[^\s"'@/]*@/g, '$1***@')
+    // Malformed URLs ("redis:/:pw@host", "pw@host"): whatever ends in "@" is userinfo.
+    .replace(/(^|[\s"'(=/])[^\s"'@/]*@/g, '$1***@')
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */

@@ -31,7 +31,48 @@ t.test('every variable', async (t) => {
   t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, true)
 })
 
+t.test('hardening variables', async (t) => {
+  t.same(loadConfig({}).hardening, {
+    login: { maxFailuresPerPair: 5, maxFailuresPerClient: 50, maxFailuresPerAccount: 100, windowMs: 900_000, accountWindowMs: 3_600_000 },
+    anonymousSessions: { limit: 1000, windowMs: 3_600_000 },
+    memory: { maxSessions: undefined, maxAnonymousSessions: undefined, maxCounters: undefined },
+    publicOrigins: [],
+    trustForwardedHost: false,
+    hstsIncludeSubdomains: false,
+    clearSiteCookies: false,
+    cookieName: 'sid',
+  }, 'defaults')
+  t.equal(loadConfig({ NODE_ENV: 'production', SESSION_SECRET: SECRET }).hardening.cookieName, '__Host-sid')
+  t.same(loadConfig({
+    LOGIN_PAIR_LIMIT: '3', LOGIN_CLIENT_LIMIT: '20', LOGIN_ACCOUNT_LIMIT: '40', LOGIN_WINDOW_MS: '60000', LOGIN_ACCOUNT_WINDOW_MS: '7200000',
+    ANON_SESSION_LIMIT: '0', ANON_SESSION_WINDOW_MS: '1000',
+    MEMORY_MAX_SESSIONS: '10', MEMORY_MAX_ANON_SESSIONS: '5', MEMORY_MAX_COUNTERS: '7',
+    PUBLIC_ORIGIN: 'https://app.example.com, http://localhost:3000,', TRUST_PROXY: 'true', TRUST_FORWARDED_HOST: '1',
+    HSTS_INCLUDE_SUBDOMAINS: 'true', CLEAR_SITE_DATA_COOKIES: 'TRUE', SESSION_COOKIE_NAME: 'app.sid',
+  }).hardening, {
+    login: { maxFailuresPerPair: 3, maxFailuresPerClient: 20, maxFailuresPerAccount: 40, windowMs: 60_000, accountWindowMs: 7_200_000 },
+    anonymousSessions: { limit: 0, windowMs: 1000 },
+    memory: { maxSessions: 10, maxAnonymousSessions: 5, maxCounters: 7 },
+    publicOrigins: ['https://app.example.com', 'http://localhost:3000'],
+    trustForwardedHost: true,
+    hstsIncludeSubdomains: true,
+    clearSiteCookies: true,
+    cookieName: 'app.sid',
+  })
+})
+
 const bad: Array<[string, Record<string, string>]> = [
+  ['login limit zero', { LOGIN_PAIR_LIMIT: '0' }],
+  ['login window not a number', { LOGIN_WINDOW_MS: '15m' }],
+  ['memory budget zero', { MEMORY_MAX_COUNTERS: '0' }],
+  ['memory budget junk', { MEMORY_MAX_SESSIONS: 'lots' }],
+  ['hsts junk', { HSTS_INCLUDE_SUBDOMAINS: 'yes' }],
+  ['public origin with a path', { PUBLIC_ORIGIN: 'https://app.example.com/app' }],
+  ['public origin with a trailing slash', { PUBLIC_ORIGIN: 'https://app.example.com/' }],
+  ['public origin not a URL', { PUBLIC_ORIGIN: 'app.example.com' }],
+  ['public origin ftp', { PUBLIC_ORIGIN: 'ftp://app.example.com' }],
+  ['public origin with credentials', { PUBLIC_ORIGIN: 'https://u:p@app.example.com' }],
+  ['public origin with a query', { PUBLIC_ORIGIN: 'https://app.example.com?x' }],
   ['production without a secret', { NODE_ENV: 'production' }],
   ['short secret', { SESSION_SECRET: 'short' }],
   ['one short secret in the list', { SESSION_SECRET: `${SECRET},short` }],
