@@ -2,7 +2,9 @@
  * sessionkit's auth server as `npm start` runs it (lib/server/app.ts `startServer` with the
  * configuration read by `loadConfig`), on port 0. The only difference: with BENCH_STORE=redis the
  * store is built here, because the key prefix (unique per run, so runs never share keys) is not an
- * environment setting.
+ * environment setting, and the per-client limit on new anonymous sessions is off: the cart
+ * scenario opens thousands of anonymous sessions a second from one loopback client, which is
+ * exactly the flood that limit refuses (SECURITY.md §2.1); the bench measures the engine.
  *
  * Environment: BENCH_STORE (memory | redis), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS_FILE,
  * SESSION_SECRET, BCRYPT_COST.
@@ -21,6 +23,7 @@ const config = loadConfig({
   REDIS_URL: '',
   REDIS_CLUSTER_NODES: '',
   WORKERS: '1',
+  ANON_SESSION_LIMIT: '0',
 })
 const overrides =
   kind === 'redis' ? { store: new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX') }) } : {}
