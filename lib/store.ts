@@ -157,8 +157,8 @@ export interface Store {
    * attempts costs the store no memory. A counter at its limit must survive any size bound (a
    * store may refuse with `ERR_STORE_FULL` rather than evict it). On Redis Cluster, where the
    * counters may live in different slots, the step is atomic per counter and an attempt refused
-   * by a later counter gives back what it took from the earlier ones (so it never over-admits).
-   * Give back one unit with `hit(key, windowMs, -1)`.
+   * by a later counter gives back what it took from the earlier ones (so it never over-admits;
+   * `blocked` is then the first refusing counter). Give back one unit with `hit(key, windowMs, -1)`.
    */
   consume(counters: readonly CounterLimit[]): Promise<ConsumeResult>
 

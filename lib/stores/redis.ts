@@ -8,7 +8,7 @@
  * |--------------------------|--------|--------------------------------------------------------------|
  * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip (redis-scripts.ts) |
  * | `${prefix}u:{${userId}}` | hash   | one user's index: handle → `"<added ms>:<storage key>"`       |
- * | `${prefix}h:${key}`      | string | a rate-limit counter ({@link RedisStore.hit})                 |
+ * | `${prefix}h:${key}`      | string | a rate-limit counter ({@link RedisStore.consume}, `hit`)     |
  *
  * `key` is the storage key (SHA-256 of the session ID, lib/id.ts), never the ID itself. Every key
  * carries a TTL, so Redis deletes expired records on its own: nothing here ever enumerates keys
@@ -221,11 +221,12 @@ export class RedisStore implements Store {
       }
       // Cluster: the counters hash to different slots, so one script per counter, in order; a
       // refusal gives back what the earlier ones took (which deletes any it created), so the
-      // attempt never over-admits and, but for a racing attempt, leaves nothing behind.
+      // attempt never over-admits and, but for a racing attempt, leaves nothing behind. `blocked`
+      // is then the first refusing counter, not the one that resets last.
       for (let i = 0; i < keys.length; i++) {
         const [blocked, resetMs] = await this.#client.sessionkitConsume(1, keys[i] as string, ...(args[i] as number[]))
         if (Number(blocked) !== 0) {
-          await Promise.all(keys.slice(0, i).map((key, j) => this.#client.sessionkitHit(key, args[j]?.[1] as number, -1)))
+          await Promise.all(keys.slice(0, i).map((key, j) => this.#client.sessionkitHit(key, (args[j] as number[])[1] as number, -1)))
           return { allowed: false, blocked: i, resetMs: Number(resetMs) }
         }
       }
