@@ -22,8 +22,11 @@
  * Throttling, flood limits, proxy and header settings: lib/server/config-hardening.ts.
  */
 import { randomBytes } from 'node:crypto'
+import { redactCredentials } from '../redact.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
 import { loadHardening, type HardeningConfig } from './config-hardening.js'
+
+export { redactCredentials }
 
 export type StoreConfig =
   | { kind: 'memory' }
@@ -47,18 +50,6 @@ export interface ServerConfig {
   timeouts: { idleTimeoutMs?: number; rememberIdleTimeoutMs?: number; absoluteTimeoutMs?: number }
   /** Throttle limits, flood budgets, proxy origins, security headers, cookie name. */
   hardening: HardeningConfig
-}
-
-/**
- * `text` with the credentials of every URL in it replaced by `***` (`redis://user:pw@host` →
- * `redis://***@host`; an email's local part goes too), for messages and log lines: a REDIS_URL carries its password, and a log
- * is read by more people than the secret store (OWASP Logging Cheat Sheet, "Data to exclude").
- */
-export function redactCredentials(text: string): string {
-  return text
-    .replace(/([a-z][a-z0-9+.-]*:\/\/)[^/?#\s@]*@/gi, '$1***@')
-    // Malformed URLs ("redis:/:pw@host", "pw@host"): whatever ends in "@" is userinfo.
-    .replace(/(^|[\s"'(=/])[^\s"'@/]*@/g, '$1***@')
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */

@@ -29,6 +29,7 @@
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
+import { redactCredentials } from '../redact.js'
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js'
 
@@ -395,7 +396,7 @@ function toStoreError(op: string, err: unknown): StoreError {
   // ioredis's own commandTimeout rejects with this message (Command.ts); it has no error class.
   const timedOut = err instanceof Error && err.message === 'Command timed out'
   const code = timedOut ? ErrorCodes.STORE_TIMEOUT : ErrorCodes.STORE_UNAVAILABLE
-  return new StoreError(code, `redis ${op} failed: ${String(err)}`, { cause: err })
+  return new StoreError(code, `redis ${op} failed: ${redactCredentials(String(err))}`, { cause: err })
 }
 
 /**
@@ -496,6 +497,7 @@ export function throttledErrorLog(intervalMs: number, write: (line: string) => u
     last = at
     const more = skipped > 0 ? ` (+${skipped} more since the last report)` : ''
     skipped = 0
-    write(`sessionkit RedisStore: redis client error: ${err.message}${more}\n`)
+    // Redacted: a client error may quote the URL it was given, password included.
+    write(`sessionkit RedisStore: redis client error: ${redactCredentials(err.message)}${more}\n`)
   }
 }

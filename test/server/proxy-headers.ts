@@ -51,6 +51,8 @@ t.test('X-Forwarded-Host and -Proto count only with TRUST_PROXY and TRUST_FORWAR
   t.equal((await call(s.port, 'POST', '/login', JOHN, browser('https://evil.example', spoofed))).status, 403, 'the last hop counts, not the client-sent first')
   const noProto = { host: '127.0.0.1:8080', 'x-forwarded-host': 'APP.example.com' }
   t.equal((await call(s.port, 'POST', '/login', JOHN, browser('https://app.example.com', noProto))).status, 200, 'host only, case-insensitive')
+  const empty = { host: '127.0.0.1:8080', 'x-forwarded-host': 'app.example.com,' }
+  t.equal((await call(s.port, 'POST', '/login', JOHN, browser('https://app.example.com', empty))).status, 403, 'an empty last hop: no forwarded host')
   const noForward = await call(s.port, 'POST', '/login', JOHN, browser(`http://127.0.0.1:${s.port}`))
   t.equal(noForward.status, 200, 'no X-Forwarded-Host: Host as before')
   t.throws(() => loadConfig({ TRUST_FORWARDED_HOST: 'true' }), ConfigError, 'never without TRUST_PROXY')
@@ -117,14 +119,5 @@ t.test('REDIS_URL credentials never reach a message', async (t) => {
     const err = t.throws(() => loadConfig({ REDIS_URL: url }), ConfigError) as Error
     t.notMatch(err.message, /hunter2/, url)
   }
-  const table: Array<[string, string]> = [
-    ['redis://:pw@h:6379/0', 'redis://***@h:6379/0'],
-    ['rediss://user:pw@h', 'rediss://***@h'],
-    ['x redis://u:p@h and redis://u2:p2@h2 y', 'x redis://***@h and redis://***@h2 y'],
-    ['redis://h:6379', 'redis://h:6379'],
-    ['"user:pw@host"', '"***@host"'],
-    ['"redis:/:pw@host"', '"redis:/***@host"'],
-    ['no credentials here: a b', 'no credentials here: a b'],
-  ]
-  for (const [input, expected] of table) t.equal(redactCredentials(input), expected, input)
+  t.equal(redactCredentials('redis://u:p@h'), 'redis://***@h', 're-exported for the server (table: test/redact.ts)')
 })

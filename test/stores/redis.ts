@@ -221,6 +221,10 @@ t.test('throttledErrorLog: first error, then one line per interval with a count'
   t.equal(lines.length, 3)
   t.match(lines[1], /\+2 more/, 'the second line counts the two it swallowed')
   t.notMatch(lines[2], /more/, 'nothing swallowed since')
+  now = 9000
+  log(new Error('cannot parse redis://default:hunter2@cache.internal:6379'))
+  t.match(lines[3], 'redis://***@cache.internal:6379', 'credentials redacted')
+  t.notMatch(lines[3], /hunter2/)
 })
 
 t.test('user index: lazy pruning, with a grace period for entries just added', async (t) => {
