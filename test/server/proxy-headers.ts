@@ -5,19 +5,29 @@
  * messages. Black-box: the real server on loopback, raw HTTP (a proxy rewrites Host, which fetch
  * cannot send).
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { hashPassword } from '../../lib/auth/password.js'
 import { boundUrl, startServer } from '../../lib/server/app.js'
 import { ConfigError, loadConfig, redactCredentials } from '../../lib/server/config.js'
-import { UserDirectory } from '../../lib/server/users.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { call } from '../fixtures/hardening-suite.js'
 import { JOHN } from '../fixtures/http-client.js'
 
 const SECRET = 'proxy-test-secret-0123456789abcdefghijkl'
 
+/** A users file with John (production loads no demo users). */
+const dir = await mkdtemp(join(tmpdir(), 'sessionkit-proxy-'))
+t.teardown(() => rm(dir, { recursive: true, force: true }))
+const USERS_FILE = join(dir, 'users.json')
+const john = { id: '2', email: JOHN.email, name: 'John', role: 'user', passwordHash: await hashPassword(JOHN.password, 4) }
+await writeFile(USERS_FILE, JSON.stringify([john]))
+
 async function serve(t: Test, env: Record<string, string>) {
-  const config = loadConfig({ PORT: '0', BCRYPT_COST: '4', SESSION_SECRET: SECRET, ...env })
-  const server = await startServer(config, { store: new MemoryStore(), users: await UserDirectory.demo(4) })
+  const config = loadConfig({ PORT: '0', BCRYPT_COST: '4', SESSION_SECRET: SECRET, USERS_FILE, ...env })
+  const server = await startServer(config, { store: new MemoryStore() })
   t.teardown(() => server.close())
   return server
 }
