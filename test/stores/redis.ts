@@ -56,6 +56,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
     handle: randomBytes(16).toString('base64url'),
     userAgent: 'ua',
     ip: '127.0.0.1',
+    credentialVersion: 0,
     ...over,
   }
 }
@@ -273,7 +274,7 @@ t.test('records: corrupt or past expiresAt read as missing; past TTLs delete', a
   const [w, tt] = [newKey(), newKey()]
   await store.create(w, record())
   await store.create(tt, record())
-  t.equal(await store.write(w, 1, { data: '{}', lastSeenAt: Date.now(), expiresAt: Date.now() - 1, remember: false, userId: null }), 'ok')
+  t.equal(await store.write(w, 1, { data: '{}', lastSeenAt: Date.now(), expiresAt: Date.now() - 1, remember: false, userId: null, credentialVersion: 0 }), 'ok')
   t.equal(await raw.exists(`${prefix}s:${w}`), 0, 'a write into the past deletes')
   t.equal(await store.touch(tt, Date.now(), Date.now() - 1), true)
   t.equal(await raw.exists(`${prefix}s:${tt}`), 0, 'a touch into the past deletes')
