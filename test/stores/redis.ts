@@ -120,11 +120,13 @@ t.test('key layout: hashes, index, counters, each with a TTL', async (t) => {
   t.equal(await store.create(key, rec), true)
 
   const hash = await raw.hgetall(`${prefix}s:${key}`)
-  t.strictSame(Object.keys(hash).sort(), ['a', 'c', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
+  t.strictSame(Object.keys(hash).sort(), ['a', 'c', 'cv', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
   t.strictSame(hash, {
     v: '1', d: rec.data, c: String(rec.createdAt), l: String(rec.lastSeenAt), e: String(rec.expiresAt),
-    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1',
+    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1', cv: '0',
   })
+  await raw.hdel(`${prefix}s:${key}`, 'cv')
+  t.equal((await store.get(key))?.credentialVersion, 0, 'a record written before cv existed reads as version 0')
   const pttl = await raw.pttl(`${prefix}s:${key}`)
   t.ok(pttl > 55_000 && pttl <= 60_000, `session TTL follows expiresAt (${pttl} ms)`)
 
