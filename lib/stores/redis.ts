@@ -137,6 +137,11 @@ export class RedisStore implements Store {
     return this.#client
   }
 
+  /** The key prefix (the user store shares it: lib/users/redis.ts). */
+  get prefix(): string {
+    return this.#prefix
+  }
+
   get(key: string): Promise<SessionRecord | null> {
     return this.#run('get', () => this.#read(key))
   }

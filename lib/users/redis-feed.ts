@@ -16,7 +16,7 @@
  * (the server rotates through the Cluster's nodes, so a dead node is left behind), with an
  * exponential back-off from 50 ms to 1 s.
  */
-import { Redis as IORedis, type Redis } from 'ioredis'
+import { Redis as IORedis, type Cluster, type Redis } from 'ioredis'
 import type { ChangeFeed } from './store.js'
 
 export interface RedisFeedOptions {
@@ -145,8 +145,11 @@ export class RedisChangeFeed implements ChangeFeed {
   }
 }
 
-/** Where the feed connects: the Redis URL, or the Cluster's nodes (tried in turn). */
-export type FeedTarget = { url: string } | { nodes: ReadonlyArray<{ host: string; port: number }> }
+/**
+ * Where the feed connects: the Redis URL, the Cluster's nodes (tried in turn), or the nodes of an
+ * existing client (a copy of its connection options; a Cluster's known nodes in turn).
+ */
+export type FeedTarget = { url: string } | { nodes: ReadonlyArray<{ host: string; port: number }> } | { client: Redis | Cluster }
 
 /** A `connect` for {@link RedisFeedOptions}: a bare connection that never reconnects by itself. */
 export function feedConnector(target: FeedTarget, connectTimeoutMs = 1000): (attempt: number) => Redis {
@@ -158,6 +161,16 @@ export function feedConnector(target: FeedTarget, connectTimeoutMs = 1000): (att
     connectTimeout: connectTimeoutMs,
   }
   if ('url' in target) return () => new IORedis(target.url, options)
+  if ('client' in target) {
+    const client = target.client
+    if (client instanceof IORedis) return () => client.duplicate({ ...options, enableAutoPipelining: false })
+    return (attempt) => {
+      const known = client.nodes('all')
+      const node = known[attempt % Math.max(1, known.length)]
+      // Not connected yet (no nodes known): a connection that fails, and the feed tries again.
+      return node === undefined ? new IORedis({ port: 1, host: '127.0.0.1', ...options }) : node.duplicate({ ...options, enableAutoPipelining: false })
+    }
+  }
   const nodes = target.nodes
   return (attempt) => {
     const node = nodes[attempt % nodes.length] as { host: string; port: number }

@@ -6,12 +6,18 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { Client, JOHN } from '../fixtures/http-client.js'
+import { redisDemoUsers } from '../fixtures/redis-users.js'
 import { boot, serverSuite } from '../fixtures/server-suite.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const prefix = () => `t-app-${randomBytes(6).toString('hex')}:`
 
-await serverSuite(t, { name: 'redis', makeStore: () => new RedisStore({ url, prefix: prefix() }), storeKind: 'redis' })
+await serverSuite(t, {
+  name: 'redis',
+  makeStore: () => new RedisStore({ url, prefix: prefix() }),
+  storeKind: 'redis',
+  makeUsers: (t, store) => redisDemoUsers(t, store as RedisStore),
+})
 
 t.test('two instances on one Redis: login on one, use and log out on the other', async (t) => {
   const shared = prefix()
