@@ -40,18 +40,62 @@ async function runServer(config: ServerConfig): Promise<void> {
   })
 }
 
+/** A worker that ran at least this long before dying resets the restart back-off. */
+const STABLE_MS = 10_000
+const MAX_BACKOFF_MS = 10_000
+
+/** The message a worker sends its primary when it cannot start (see main()). */
+interface FatalMessage {
+  type: 'sessionkit:fatal'
+  message: string
+}
+
+function isFatal(msg: unknown): msg is FatalMessage {
+  return typeof msg === 'object' && msg !== null && (msg as FatalMessage).type === 'sessionkit:fatal'
+}
+
 function runPrimary(config: ServerConfig): void {
   // Every worker must sign with the same secret, so a generated one is made here, once.
   process.env.SESSION_SECRET = config.secrets.join(',')
-  for (let i = 0; i < config.workers; i++) cluster.fork()
   let stopping = false
+  let exitCode = 0
+  let crashes = 0
+  const startedAt = new Map<Worker, number>()
+  const fork = (): void => {
+    const worker = cluster.fork()
+    startedAt.set(worker, Date.now())
+    worker.on('message', (msg: unknown) => {
+      if (isFatal(msg)) console.error(`sessionkit: worker ${worker.process.pid} could not start: ${msg.message}`)
+    })
+  }
+  const listened = new WeakSet<Worker>()
+  cluster.on('listening', (worker) => listened.add(worker))
+  for (let i = 0; i < config.workers; i++) fork()
   cluster.on('exit', (worker, code) => {
-    if (!stopping) {
-      console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another`)
-      cluster.fork()
-    } else if (workers().length === 0) {
-      process.exit(0)
+    const lived = Date.now() - (startedAt.get(worker) as number)
+    startedAt.delete(worker)
+    if (stopping) {
+      if (workers().length === 0) process.exit(exitCode)
+      return
     }
+    if (!listened.has(worker)) {
+      // It never served: the same configuration would fail again in every worker (a bad
+      // USERS_FILE, a port in use). Stop everything, as a single process would.
+      stopping = true
+      exitCode = 1
+      console.error(`sessionkit: worker ${worker.process.pid} failed before listening (exit ${code}); stopping`)
+      for (const other of workers()) other.process.kill('SIGTERM')
+      setTimeout(() => process.exit(1), SHUTDOWN_MS).unref()
+      if (workers().length === 0) process.exit(1)
+      return
+    }
+    // A crash after serving: restart, backing off while crashes come in a row.
+    crashes = lived >= STABLE_MS ? 1 : crashes + 1
+    const delay = Math.min(100 * 2 ** (crashes - 1), MAX_BACKOFF_MS)
+    console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another in ${delay} ms`)
+    setTimeout(() => {
+      if (!stopping) fork()
+    }, delay)
   })
   console.log(`sessionkit: starting ${config.workers} workers (${describe(config)})`)
   onSignals(() => {
@@ -76,5 +120,11 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`sessionkit: configuration error: ${err.message}`)
   else console.error('sessionkit: failed to start:', err)
+  if (cluster.isWorker && process.send !== undefined) {
+    // Tell the primary why, then exit once the message is out.
+    const message = err instanceof Error ? err.message : String(err)
+    process.send({ type: 'sessionkit:fatal', message } satisfies FatalMessage, () => process.exit(1))
+    return
+  }
   process.exit(1)
 })
