@@ -157,8 +157,9 @@ export async function openUsers(config: ServerConfig, options: OpenUsersOptions 
     return new UserCache(new MemoryUserStore(users.map(toUser), file === undefined ? {} : { file }))
   }
   const prefix = config.redisPrefix
-  const target = config.store.kind === 'redis' ? { url: config.store.url } : { nodes: config.store.nodes }
-  const changes = new RedisChangeFeed({ channel: channelOf(prefix), connect: feedConnector(target) })
+  // The feed's connection copies the session client's options (password, TLS, db); on Cluster it
+  // tries the nodes the client knows, in turn, so a dead node is left behind.
+  const changes = new RedisChangeFeed({ channel: channelOf(prefix), connect: feedConnector({ client: options.redisClient }) })
   const store = new RedisUserStore({ client: options.redisClient, changes, prefix })
   try {
     const counts = await importUsers(store, users)
