@@ -40,18 +40,14 @@ async function runServer(config: ServerConfig): Promise<void> {
   })
 }
 
-/** A worker that ran at least this long before dying resets the restart back-off. */
+/** Each STABLE_MS a worker ran before dying pays one crash off the restart back-off. */
 const STABLE_MS = 10_000
 const MAX_BACKOFF_MS = 10_000
 
-/** The message a worker sends its primary when it cannot start (see main()). */
+/** The only message a worker sends its primary: why it could not start (see main()). */
 interface FatalMessage {
   type: 'sessionkit:fatal'
   message: string
-}
-
-function isFatal(msg: unknown): msg is FatalMessage {
-  return typeof msg === 'object' && msg !== null && (msg as FatalMessage).type === 'sessionkit:fatal'
 }
 
 function runPrimary(config: ServerConfig): void {
@@ -61,12 +57,21 @@ function runPrimary(config: ServerConfig): void {
   let exitCode = 0
   let crashes = 0
   const startedAt = new Map<Worker, number>()
+  /** Restarts waiting out their back-off: cancelled when the server stops. */
+  const pending = new Set<NodeJS.Timeout>()
   const fork = (): void => {
     const worker = cluster.fork()
     startedAt.set(worker, Date.now())
-    worker.on('message', (msg: unknown) => {
-      if (isFatal(msg)) console.error(`sessionkit: worker ${worker.process.pid} could not start: ${msg.message}`)
+    worker.on('message', (msg: FatalMessage) => {
+      console.error(`sessionkit: worker ${worker.process.pid} could not start: ${msg.message}`)
     })
+  }
+  const stop = (code: number): void => {
+    stopping = true
+    exitCode = code
+    for (const timer of pending) clearTimeout(timer)
+    setTimeout(() => process.exit(code), SHUTDOWN_MS).unref()
+    for (const worker of workers()) worker.process.kill('SIGTERM')
   }
   const listened = new WeakSet<Worker>()
   cluster.on('listening', (worker) => listened.add(worker))
@@ -80,29 +85,25 @@ function runPrimary(config: ServerConfig): void {
     }
     if (!listened.has(worker)) {
       // It never served: the same configuration would fail again in every worker (a bad
-      // USERS_FILE, a port in use). Stop everything, as a single process would.
-      stopping = true
-      exitCode = 1
+      // USERS_FILE, a port in use). Stop everything with exit 1, as a single process would. (The
+      // other workers are still listed: a worker leaves cluster.workers at its own 'exit'.)
       console.error(`sessionkit: worker ${worker.process.pid} failed before listening (exit ${code}); stopping`)
-      for (const other of workers()) other.process.kill('SIGTERM')
-      setTimeout(() => process.exit(1), SHUTDOWN_MS).unref()
-      if (workers().length === 0) process.exit(1)
+      stop(1)
       return
     }
-    // A crash after serving: restart, backing off while crashes come in a row.
-    crashes = lived >= STABLE_MS ? 1 : crashes + 1
+    // A crash after serving: restart, backing off while crashes come in a row (each STABLE_MS
+    // the worker lived pays one crash off).
+    crashes = Math.max(0, crashes - Math.floor(lived / STABLE_MS)) + 1
     const delay = Math.min(100 * 2 ** (crashes - 1), MAX_BACKOFF_MS)
     console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another in ${delay} ms`)
-    setTimeout(() => {
-      if (!stopping) fork()
+    const timer = setTimeout(() => {
+      pending.delete(timer)
+      fork()
     }, delay)
+    pending.add(timer)
   })
   console.log(`sessionkit: starting ${config.workers} workers (${describe(config)})`)
-  onSignals(() => {
-    stopping = true
-    setTimeout(() => process.exit(0), SHUTDOWN_MS).unref()
-    for (const worker of workers()) worker.process.kill('SIGTERM')
-  })
+  onSignals(() => stop(0))
 }
 
 async function main(): Promise<void> {
@@ -120,10 +121,10 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`sessionkit: configuration error: ${err.message}`)
   else console.error('sessionkit: failed to start:', err)
-  if (cluster.isWorker && process.send !== undefined) {
-    // Tell the primary why, then exit once the message is out.
-    const message = err instanceof Error ? err.message : String(err)
-    process.send({ type: 'sessionkit:fatal', message } satisfies FatalMessage, () => process.exit(1))
+  if (cluster.isWorker) {
+    // Tell the primary why (a worker always has the IPC channel), then exit once it is out.
+    const send = process.send as (msg: FatalMessage, done: () => void) => boolean
+    send.call(process, { type: 'sessionkit:fatal', message: (err as Error).message }, () => process.exit(1))
     return
   }
   process.exit(1)

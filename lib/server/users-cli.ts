@@ -21,7 +21,8 @@ import { Writable } from 'node:stream'
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { hashPassword, passwordProblem } from '../auth/password.js'
-import { RedisStore } from '../stores/redis.js'
+import type { RedisStore } from '../stores/redis.js'
+import { createStore } from './app.js'
 import { MemoryUserStore } from '../users/memory.js'
 import { RedisUserStore } from '../users/redis.js'
 import type { ChangeResult, DeleteResult, User, UserStore } from '../users/store.js'
@@ -72,9 +73,7 @@ async function open(config: ServerConfig): Promise<{ users: UserStore; close: ()
     const file = config.usersFile
     return { users: new MemoryUserStore((await readUsersFile(file)).map(toUser), { file }), close: async () => {} }
   }
-  const sessions = config.store.kind === 'redis'
-    ? new RedisStore({ url: config.store.url, prefix: config.redisPrefix, onClientError: () => {} })
-    : new RedisStore({ clusterNodes: config.store.nodes, prefix: config.redisPrefix, onClientError: () => {} })
+  const sessions = createStore(config.store, config.redisPrefix) as RedisStore
   // The CLI caches nothing, so it needs no feed; its changes are published to the servers' feeds.
   const changes = { live: false, subscribe: () => () => {} }
   const users = new RedisUserStore({ client: sessions.client, changes, prefix: config.redisPrefix })
@@ -88,9 +87,11 @@ async function find(users: UserStore, who: string | undefined): Promise<User> {
   return user
 }
 
+const REFUSED = { missing: 'no such user', 'last-admin': 'the last enabled admin cannot be demoted, disabled or deleted' }
+
 function done(result: ChangeResult | DeleteResult, what: string): string {
   if (result.ok) return what
-  throw new Refused(result.reason === 'missing' ? 'no such user' : 'the last enabled admin cannot be demoted, disabled or deleted')
+  throw new Refused(REFUSED[result.reason])
 }
 
 function row(u: User): string {
@@ -162,7 +163,7 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     return 0
   } catch (err) {
     io.stderr.write(`users: ${(err as Error).message}\n`)
-    if (err instanceof Usage || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    if (err instanceof Usage || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
       io.stderr.write(`${USAGE}\n`)
       return 2
     }
