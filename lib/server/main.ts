@@ -69,7 +69,7 @@ function runPrimary(config: ServerConfig): void {
   const stop = (code: number): void => {
     stopping = true
     exitCode = code
-    for (const timer of pending) clearTimeout(timer)
+    pending.forEach(clearTimeout)
     setTimeout(() => process.exit(code), SHUTDOWN_MS).unref()
     for (const worker of workers()) worker.process.kill('SIGTERM')
   }

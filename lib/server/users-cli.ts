@@ -25,7 +25,7 @@ import type { RedisStore } from '../stores/redis.js'
 import { createStore } from './app.js'
 import { MemoryUserStore } from '../users/memory.js'
 import { RedisUserStore } from '../users/redis.js'
-import type { ChangeResult, DeleteResult, User, UserStore } from '../users/store.js'
+import { NO_FEED, type ChangeResult, type DeleteResult, type User, type UserStore } from '../users/store.js'
 import { emailProblem, nameProblem, roleProblem } from '../users/validate.js'
 import { loadConfig, type ServerConfig } from './config.js'
 import { importUsers, readUsersFile, toUser } from './users.js'
@@ -75,8 +75,7 @@ async function open(config: ServerConfig): Promise<{ users: UserStore; close: ()
   }
   const sessions = createStore(config.store, config.redisPrefix) as RedisStore
   // The CLI caches nothing, so it needs no feed; its changes are published to the servers' feeds.
-  const changes = { live: false, subscribe: () => () => {} }
-  const users = new RedisUserStore({ client: sessions.client, changes, prefix: config.redisPrefix })
+  const users = new RedisUserStore({ client: sessions.client, changes: NO_FEED, prefix: config.redisPrefix })
   return { users, close: () => sessions.close() }
 }
 

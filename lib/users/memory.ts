@@ -71,7 +71,8 @@ export class MemoryUserStore implements UserStore {
 
   async list({ after = null, limit = DEFAULT_PAGE }: { after?: string | null; limit?: number } = {}): Promise<UserPage> {
     const n = Math.min(Math.max(1, Math.floor(limit)), MAX_PAGE)
-    const ids = [...this.#byId.keys()].filter((id) => after === null || id > after).sort(byteOrder)
+    // Ids are ASCII ([A-Za-z0-9_-]), so the default (UTF-16 code unit) order is byte order.
+    const ids = [...this.#byId.keys()].filter((id) => after === null || id > after).sort()
     const page = ids.slice(0, n)
     return { users: page.map((id) => this.#byId.get(id) as User), next: ids.length > n ? (page.at(-1) as string) : null }
   }
@@ -159,10 +160,6 @@ export class MemoryUserStore implements UserStore {
     this.#byId.set(user.id, user)
     this.#byEmail.set(user.email, user)
   }
-}
-
-function byteOrder(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0
 }
 
 /**

@@ -160,14 +160,16 @@ export class RedisUserStore implements UserStore {
       timer = setTimeout(() => reject(new StoreError(ErrorCodes.STORE_TIMEOUT, `redis users ${op} timed out after ${ms} ms`)), ms)
       timer.unref()
     })
+    let result: T
     try {
-      return await Promise.race([fn(), deadline])
+      result = await Promise.race([fn(), deadline])
     } catch (err) {
+      clearTimeout(timer)
       if (err instanceof StoreError) throw err
       throw new StoreError(ErrorCodes.STORE_UNAVAILABLE, `redis users ${op} failed: ${String(err)}`, { cause: err })
-    } finally {
-      clearTimeout(timer)
     }
+    clearTimeout(timer)
+    return result
   }
 }
 

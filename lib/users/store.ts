@@ -139,5 +139,8 @@ export function isEnabledAdmin(user: Pick<User, 'role' | 'disabled'>): boolean {
   return user.role === 'admin' && !user.disabled
 }
 
+/** The feed of a store nobody caches in front of (the CLI): never live, never calls back. */
+export const NO_FEED: ChangeFeed = { live: false, subscribe: () => () => {} }
+
 export const DEFAULT_PAGE = 100
 export const MAX_PAGE = 1000

@@ -9,7 +9,7 @@ import { startServer } from '../../lib/server/app.js'
 import { loadConfig } from '../../lib/server/config.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { MemoryUserStore } from '../../lib/users/memory.js'
-import type { User } from '../../lib/users/store.js'
+import type { User, UserStore } from '../../lib/users/store.js'
 import { ADMIN, Client, JOHN } from '../fixtures/http-client.js'
 
 const ADA = { id: '1', email: ADMIN.email, name: 'Ada Admin', role: 'admin', disabled: false, passwordHash: await hashPassword(ADMIN.password, 4), credentialVersion: 1 } as const
@@ -132,6 +132,32 @@ t.test('a stale session is ended: 401, cookie cleared, record deleted', async (t
   t.match(res.setCookie[0], /^sid=; Max-Age=0/, 'the cookie is cleared')
   t.equal(store.stats().sessions, 1, "only the admin's session is left")
   t.equal((await john.get('/profile', { headers: { cookie } })).status, 401, 'replaying it: still 401')
+})
+
+t.test('a user disabled in the store (not through the API) is refused at the next request', async (t) => {
+  const { client, users } = await boot(t)
+  const john = client()
+  await john.login(JOHN.email, JOHN.password)
+  await users.update('2', { disabled: true })
+  t.equal((await john.get('/dashboard')).status, 401)
+})
+
+t.test('/password when the user vanished from the store behind the cache: 401', async (t) => {
+  const store = new MemoryUserStore([ADA, JOHNNY])
+  // A feed that never tells: the cache keeps serving John while the store no longer has him.
+  const silent: UserStore = {
+    kind: 'memory', changes: { live: true, subscribe: () => () => {} },
+    byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o), create: (u) => store.create(u),
+    update: (id, p) => store.update(id, p), setPasswordHash: (id, h) => store.setPasswordHash(id, h), delete: (id) => store.delete(id),
+    close: () => store.close(),
+  }
+  const { client } = await boot(t, new MemoryStore(), silent as unknown as MemoryUserStore)
+  const john = client()
+  await john.login(JOHN.email, JOHN.password)
+  t.equal((await john.get('/dashboard')).status, 200)
+  await store.delete('2')
+  const res = await john.post('/password', { currentPassword: JOHN.password, newPassword: 'another-password-1' })
+  t.equal(res.status, 401)
 })
 
 t.test('a stale session whose deletion fails still gets 401', async (t) => {

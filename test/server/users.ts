@@ -1,5 +1,6 @@
 import { chmod, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { hashPassword, verifyPassword } from '../../lib/auth/password.js'
 import { ErrorCodes } from '../../lib/errors.js'
@@ -141,6 +142,14 @@ t.test('openUsers on memory: the demo users, a file, or nobody in production', a
   t.equal((await readUsersFile(path))[1]?.passwordHash, hashA, 'the file is the source: written back')
   const none = await openUsers({ ...base, production: true })
   t.same((await none.store.list()).users, [])
+})
+
+t.test('openUsers on Redis: an import that fails closes what it opened and rejects', async (t) => {
+  const dead = new Redis({ port: 1, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, enableOfflineQueue: false, maxRetriesPerRequest: 0 })
+  dead.on('error', () => {})
+  t.teardown(() => dead.disconnect())
+  const config = loadConfig({ BCRYPT_COST: '4', REDIS_URL: 'redis://127.0.0.1:1', REDIS_PREFIX: 't-dead:' })
+  await t.rejects(openUsers(config, { redisClient: dead, log: () => {} }), { code: 'ERR_STORE_UNAVAILABLE' })
 })
 
 t.test('importUsers creates what is missing and never overwrites', async (t) => {

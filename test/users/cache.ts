@@ -6,7 +6,7 @@ import t from 'tap'
 import { hashPassword } from '../../lib/auth/password.js'
 import { UserCache } from '../../lib/users/cache.js'
 import { MemoryUserStore } from '../../lib/users/memory.js'
-import type { ChangeFeed, User, UserStore } from '../../lib/users/store.js'
+import { NO_FEED, type ChangeFeed, type User, type UserStore } from '../../lib/users/store.js'
 
 const HASH = await hashPassword('cache-password-1', 4)
 const ann: User = { id: 'ann', email: 'ann@example.com', name: 'Ann', role: 'admin', disabled: false, passwordHash: HASH, credentialVersion: 1 }
@@ -110,6 +110,24 @@ t.test('while the feed is down: no hit is served, nothing is kept', async (t) =>
   await cache.byId('ann')
   t.same(cache.byId('ann'), ann, 'back up: cached again')
 })
+
+t.test('a store without a feed is never served from memory', async (t) => {
+  const store = new MemoryUserStore([ann])
+  const view: UserStore = { ...bind(store), changes: NO_FEED }
+  const cache = new UserCache(view)
+  await cache.byId('ann')
+  t.ok(cache.byId('ann') instanceof Promise)
+  t.equal(cache.size, 0)
+  await cache.close()
+})
+
+function bind(store: MemoryUserStore): Omit<UserStore, 'changes'> {
+  return {
+    kind: store.kind, byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o),
+    create: (u) => store.create(u), update: (id, p) => store.update(id, p), setPasswordHash: (id, h) => store.setPasswordHash(id, h),
+    delete: (id) => store.delete(id), close: () => store.close(),
+  }
+}
 
 t.test('the cache is bounded', async (t) => {
   const store = new MemoryUserStore([ann])

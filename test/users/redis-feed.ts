@@ -3,7 +3,7 @@
  * when it comes back; a connection that stops answering PINGs counts as down.
  */
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import t from 'tap'
 import { feedConnector, RedisChangeFeed } from '../../lib/users/redis-feed.js'
 import { startRedis } from '../fixtures/redis-server.js'
@@ -75,6 +75,21 @@ t.test('a connection that stops answering PINGs is dropped (a hung host)', async
   t.same(heard, [null, null], 'up, then down: both said')
   redis.resume()
   await until('back after the host answers again', () => feed.live)
+})
+
+t.test('a feed closed while it connects stays down', async (t) => {
+  const feed = new RedisChangeFeed({ channel: 'c', connect: feedConnector({ url }) })
+  await feed.close()
+  await new Promise((r) => setTimeout(r, 100))
+  t.equal(feed.live, false)
+})
+
+t.test('following a Cluster client that knows no node yet: a connection that fails, tried again later', async (t) => {
+  const cluster = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true })
+  const conn = feedConnector({ client: cluster })(0)
+  t.equal(conn.options.port, 1)
+  conn.disconnect()
+  cluster.disconnect()
 })
 
 t.test('a feed that cannot connect stays down and keeps trying', async (t) => {

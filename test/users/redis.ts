@@ -40,6 +40,10 @@ t.test('key layout: one hash tag for the directory, no TTL', async (t) => {
   t.same(await raw.hgetall(`${dir}:email`), { 'a@example.com': 'u1' })
   t.same(await raw.smembers(`${dir}:admins`), ['u1'])
   for (const key of await store.keys()) t.equal(await raw.pttl(key), -1, `${key} has no TTL`)
+  // The email index pointing at a user whose email is another (deleted and reused between the
+  // two reads of byEmail): as if not found.
+  await raw.hset(`${dir}:email`, 'stale@example.com', 'u1')
+  t.equal(await store.byEmail('stale@example.com'), null)
   t.throws(() => new RedisUserStore({ client: raw, changes: store.changes, prefix: 'a{b' }), TypeError)
 })
 
