@@ -154,22 +154,21 @@ export async function main(args: string[], io: CliIo): Promise<number> {
     io.stdout.write(`${USAGE}\n`)
     return command === undefined ? 2 : 0
   }
-  let store: Awaited<ReturnType<typeof open>> | undefined
+  let close = async (): Promise<void> => {}
+  let code = 0
   try {
     const config = loadConfig(io.env)
-    store = await open(config)
+    const store = await open(config)
+    close = store.close
     io.stdout.write(`${await run(store.users, command, rest, io, config.bcryptCost)}\n`)
-    return 0
   } catch (err) {
     io.stderr.write(`users: ${(err as Error).message}\n`)
-    if (err instanceof Usage || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')) {
-      io.stderr.write(`${USAGE}\n`)
-      return 2
-    }
-    return 1
-  } finally {
-    await store?.close()
+    const usage = err instanceof Usage || String((err as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS')
+    if (usage) io.stderr.write(`${USAGE}\n`)
+    code = usage ? 2 : 1
   }
+  await close()
+  return code
 }
 
 /* c8 ignore next 3 -- binds main() to the real process; tests call main() with fake streams */

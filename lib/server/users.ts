@@ -164,8 +164,8 @@ export async function openUsers(config: ServerConfig, options: OpenUsersOptions 
   try {
     const counts = await importUsers(store, users)
     if (users.length > 0) {
-      const conflicts = counts.conflicts.length > 0 ? `; skipped ${counts.conflicts.join(', ')} (email taken by another user)` : ''
-      log(`sessionkit: users in Redis: imported ${counts.imported} from ${source}, kept ${counts.kept} that exist (never overwritten)${conflicts}`)
+      log(`sessionkit: users in Redis: imported ${counts.imported} from ${source}, kept ${counts.kept} that exist (never overwritten), ` +
+        `skipped ${counts.conflicts.length} whose email another user has [${counts.conflicts.join(', ')}]`)
     }
   } catch (err) {
     await store.close()

@@ -102,7 +102,8 @@ export class RedisChangeFeed implements ChangeFeed {
       })
       .catch((err: unknown) => {
         this.#o.onError(err as Error)
-        if (this.#conn === conn) this.#down()
+        // Its 'close' (above) takes the feed down and schedules the next attempt.
+        conn.disconnect()
       })
   }
 
