@@ -20,7 +20,15 @@
  * | SESSION_ABSOLUTE_MS  | 2592000000 (30 days)       | absolute lifetime                              |
  */
 import { randomBytes } from 'node:crypto'
+import { MIN_BCRYPT_COST } from '../auth/password.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
+
+/**
+ * Highest `BCRYPT_COST` the server accepts, and so `hash-password --cost` too: each step doubles
+ * the work, and cost 15 already takes about 2 s of one core per hash (cost 10: about 70 ms), so a
+ * handful of logins above it would hold the bcrypt workers for minutes. bcrypt itself goes to 31.
+ */
+export const MAX_BCRYPT_COST_SETTING = 15
 
 export type StoreConfig =
   | { kind: 'memory' }
@@ -127,7 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     usersFile: env.USERS_FILE !== undefined && env.USERS_FILE !== '' ? env.USERS_FILE : null,
     workers,
     trustProxy: bool(env, 'TRUST_PROXY'),
-    bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
+    bcryptCost: integer(env, 'BCRYPT_COST', 10, MIN_BCRYPT_COST, MAX_BCRYPT_COST_SETTING),
     timeouts: timeouts(env),
   }
 }
