@@ -122,7 +122,8 @@ export interface TtyInput extends NodeJS.ReadableStream {
 /**
  * Ask for a password on a terminal without echoing it: raw mode, so the terminal shows nothing
  * and the keys arrive one by one. Enter (or Ctrl-D) ends it, Backspace deletes the last
- * character, Ctrl-C cancels (rejects).
+ * character, Ctrl-C cancels (rejects). What arrived after Enter (typed or pasted ahead) is put
+ * back into the stream for the next prompt.
  */
 export function readHidden(input: TtyInput, output: { write(text: string): unknown }, prompt: string): Promise<string> {
   output.write(prompt)
@@ -131,18 +132,21 @@ export function readHidden(input: TtyInput, output: { write(text: string): unkno
   const decoder = new StringDecoder('utf8')
   let text = ''
   return new Promise((resolve, reject) => {
-    const finish = (err: Error | null) => {
+    const finish = (err: Error | null, rest: string) => {
       input.off('data', onData)
       input.setRawMode(false)
       input.pause()
+      if (rest !== '') input.unshift(Buffer.from(rest, 'utf8'))
       output.write('\n')
       if (err === null) resolve(text)
       else reject(err)
     }
     const onData = (chunk: Buffer | string) => {
-      for (const ch of typeof chunk === 'string' ? chunk : decoder.write(chunk)) {
-        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(null)
-        if (ch === '\u0003') return finish(new Error('cancelled'))
+      const chars = Array.from(typeof chunk === 'string' ? chunk : decoder.write(chunk))
+      for (const [i, ch] of chars.entries()) {
+        const rest = () => chars.slice(i + 1).join('')
+        if (ch === '\r' || ch === '\n' || ch === '\u0004') return finish(null, rest())
+        if (ch === '\u0003') return finish(new Error('cancelled'), '')
         if (ch === '\u007f' || ch === '\b') text = Array.from(text).slice(0, -1).join('')
         else text += ch
       }
@@ -195,7 +199,7 @@ export async function main(args: string[], io: Io): Promise<number> {
   }
   try {
     const count = await appendUser(request.append, entry)
-    io.stderr.write(`hash-password: added ${entry.email} (id ${entry.id}) to ${request.append}, now ${count} users; restart the server to load it\n`)
+    io.stderr.write(`hash-password: added ${entry.email} (id ${entry.id}) to ${request.append} (users in the file: ${count}); restart the server to load it\n`)
     return 0
   } catch (err) {
     io.stderr.write(`hash-password: ${(err as Error).message}\n`)

@@ -133,11 +133,14 @@ t.test('readHidden reads a password on a terminal without echo', async (t) => {
   input.keys('pass')
   input.keys(Buffer.from('wörd', 'utf8').subarray(0, 2)) // a chunk ending inside 'ö'
   input.keys(Buffer.from('wörd', 'utf8').subarray(2))
-  input.keys('xy\u007f\b!\rignored')
-  t.equal(await answer, 'passwörd!', 'backspace deletes, enter ends, the rest is not read')
+  input.keys('xy\u007f\b!\rtyped ahead')
+  t.equal(await answer, 'passwörd!', 'backspace deletes, enter ends')
   t.equal(shown, 'Password: \n', 'only the prompt and a newline are shown')
   t.strictSame(input.raw, [true, false], 'raw mode on, then off again')
   t.equal(input.listenerCount('data'), 0, 'no listener left behind')
+  const next = readHidden(input, out, '')
+  input.keys('\n')
+  t.equal(await next, 'typed ahead', 'what followed Enter goes to the next prompt')
 
   const eof = tty()
   const ended = readHidden(eof, out, '')
@@ -160,10 +163,7 @@ t.test('main asks twice on a terminal', async (t) => {
   const out = { stdout: '', stderr: '' }
   const streams = { stdin: same, stdout: { write: (s: string) => (out.stdout += s) }, stderr: { write: (s: string) => (out.stderr += s) } }
   const run = main(base, streams)
-  for (let i = 0; i < 2; i++) {
-    await new Promise((r) => setTimeout(r, 20))
-    same.keys('a long passphrase\r')
-  }
+  same.keys('a long passphrase\ra long passphrase\r') // typed ahead, both at once
   t.equal(await run, 0)
   t.match(out.stderr, /^Password: \nRepeat it: \n/)
   const [entry] = JSON.parse(`[${out.stdout}]`) as Array<{ passwordHash: string }>
