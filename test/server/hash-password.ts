@@ -191,7 +191,7 @@ t.test('main --append adds the entry to the users file', async (t) => {
   const append = io('a long passphrase\n')
   t.equal(await main([...base, '--id', 'ada', '--append', `${dir}/users.json`], append.io), 0)
   t.equal(append.out.stdout, '', 'nothing on stdout')
-  t.match(append.out.stderr, /added ada@example\.com \(id ada\) to .*users\.json, now 1 users; restart the server/)
+  t.match(append.out.stderr, /added ada@example\.com \(id ada\) to .*users\.json \(users in the file: 1\); restart the server/)
   const again = io('a long passphrase\n')
   t.equal(await main([...base, '--id', 'ada2', '--append', `${dir}/users.json`], again.io), 1, 'a duplicate email')
   t.match(again.out.stderr, /already a user with email "ada@example.com"/)
