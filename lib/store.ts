@@ -42,7 +42,7 @@ export interface SessionRecord {
   ip: string
 }
 
-/** The fields a compare-and-set write replaces. `createdAt`, `handle`, `ua`, `ip` never change. */
+/** The fields a compare-and-set write replaces. `createdAt`, `handle`, `userAgent`, `ip` never change. */
 export interface SessionUpdate {
   data: string
   lastSeenAt: number
