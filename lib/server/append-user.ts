@@ -18,7 +18,10 @@ import { randomBytes } from 'node:crypto'
 import { open, readFile, rename, rm, stat } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import { ConfigError } from './config.js'
-import { type User, validateUser } from './users.js'
+import { validateUser } from './users.js'
+
+/** One users-file entry, as `validateUser` returns it. */
+type Entry = ReturnType<typeof validateUser>
 
 /** Mode of a users file this command creates. */
 const NEW_FILE_MODE = 0o600
@@ -44,7 +47,7 @@ export function usersArrayProblem(json: unknown): string | null {
  *
  * @returns the number of users in the file after the append.
  */
-export async function appendUser(path: string, entry: User): Promise<number> {
+export async function appendUser(path: string, entry: Entry): Promise<number> {
   let text = ''
   let mode = NEW_FILE_MODE
   try {

@@ -2,7 +2,9 @@ import { chmod, readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { appendUser, usersArrayProblem } from '../../lib/server/append-user.js'
-import { validateUser, type User } from '../../lib/server/users.js'
+import { validateUser } from '../../lib/server/users.js'
+
+type User = ReturnType<typeof validateUser>
 
 const HASH = `$2b$04$${'a'.repeat(53)}`
 const user = (id: string, email = `${id}@example.com`): User => ({ id, email, name: id, role: 'user', passwordHash: HASH })
