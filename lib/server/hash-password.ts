@@ -20,10 +20,7 @@ import { parseArgs } from 'node:util'
 import { MIN_BCRYPT_COST, hashPassword, passwordProblem } from '../auth/password.js'
 import { appendUser } from './append-user.js'
 import { ConfigError, MAX_BCRYPT_COST_SETTING } from './config.js'
-import { validateUser } from './users.js'
-
-/** One users-file entry, as `validateUser` returns it. */
-type User = ReturnType<typeof validateUser>
+import { type UserEntry as User, validateUser } from './users.js'
 
 export const USAGE = `usage: npm run hash-password -- --email <email> --name <name> --role admin|user [--id <id>] [--cost <${MIN_BCRYPT_COST}-${MAX_BCRYPT_COST_SETTING}>] [--append <users file>]
 Asks for the password (on a terminal) or reads the first line of standard input, then prints a
