@@ -1,7 +1,7 @@
 /**
  * Cookie header parsing and Set-Cookie serialization (RFC 6265bis, RFC 9110).
  *
- * Parse leniently, serialize strictly (STYLE.md habit 4):
+ * Parse leniently, serialize strictly:
  * - {@link parseCookie}, {@link readCookie} and {@link parseSetCookie} never throw. A pair they
  *   cannot make sense of is skipped; a bad %-escape leaves the raw value. A cookie is input from
  *   the network: a malformed one means "no such cookie", never a 500.
@@ -381,6 +381,15 @@ function checkFlag(value: unknown, key: string): void {
 }
 
 /**
+ * The last name and path that passed validation. A server serializes the same cookie name and
+ * path over and over; validation is a pure function of the string, so a string identical to the
+ * last good one needs no second character scan. (Values differ per cookie and are always checked.)
+ */
+const NOTHING_YET: unknown = Object.freeze({}) // equal to no argument a caller can pass
+let lastGoodName: unknown = NOTHING_YET
+let lastGoodPath: unknown = NOTHING_YET
+
+/**
  * Serialize one cookie as a `Set-Cookie` header value. Strict: invalid input throws; the result
  * always matches RFC 6265bis §4.1.1 `set-cookie-string = cookie-pair *( ";" SP cookie-av )`.
  *
@@ -412,15 +421,6 @@ function checkFlag(value: unknown, key: string): void {
  *   `__Host-Http-` (`__Host-` rules + `httpOnly`) are enforced as well;
  * - `TypeError` ERR_OPTION_INVALID: `encode` not a function, a flag not a boolean.
  */
-/**
- * The last name and path that passed validation. A server serializes the same cookie name and
- * path over and over; validation is a pure function of the string, so a string identical to the
- * last good one needs no second character scan. (Values differ per cookie and are always checked.)
- */
-const NOTHING_YET: unknown = Object.freeze({}) // equal to no argument a caller can pass
-let lastGoodName: unknown = NOTHING_YET
-let lastGoodPath: unknown = NOTHING_YET
-
 export function serializeCookie(name: string, value: string, options?: CookieSerializeOptions): string {
   if (name !== lastGoodName) {
     if (typeof name !== 'string' || name.length === 0 || !allIn(name, TCHAR)) {

@@ -112,7 +112,10 @@ export class StoreError extends Error {
   }
 }
 
-/** True when `err` is a {@link StoreError} (including subclasses from other realms by name). */
+/**
+ * True when `err` is a {@link StoreError} or a subclass: an `instanceof` check, so a store must
+ * reject with this module's class (a look-alike error from another copy of sessionkit is not one).
+ */
 export function isStoreError(err: unknown): err is StoreError {
   return err instanceof StoreError
 }

@@ -12,6 +12,7 @@
  * @module
  */
 import crypto from 'node:crypto'
+import { sha256Base64url } from './sha256.js'
 
 /** Bytes of randomness in a session ID: 32 bytes = 256 bits. */
 export const SESSION_ID_BYTES = 32
@@ -75,15 +76,6 @@ export function isWellFormedSessionId(id: unknown): id is string {
   return typeof id === 'string' && id.length === SESSION_ID_LENGTH && SESSION_ID_RE.test(id)
 }
 
-// crypto.hash hashes in one call without building a Hash object: ~3× createHash() for inputs
-// this short. It arrived in Node 21.7 / 20.12; older 20.x releases take createHash (same bytes).
-const oneShot = typeof crypto.hash === 'function'
-function sha256(data: string): string {
-  return oneShot
-    ? crypto.hash('sha256', data, 'base64url')
-    : crypto.createHash('sha256').update(data).digest('base64url')
-}
-
 /**
  * The key a session is stored under: SHA-256 of the ID, base64url (43 characters).
  *
@@ -96,7 +88,7 @@ function sha256(data: string): string {
  * Call {@link isWellFormedSessionId} first; this function hashes whatever string it is given.
  */
 export function hashSessionId(id: string): string {
-  return sha256(id)
+  return sha256Base64url(id)
 }
 
 /**
@@ -113,5 +105,5 @@ export function hashSessionId(id: string): string {
  * requesting user owns the session it names.
  */
 export function sessionHandle(storageKey: string): string {
-  return sha256('handle:' + storageKey).slice(0, SESSION_HANDLE_LENGTH)
+  return sha256Base64url('handle:' + storageKey).slice(0, SESSION_HANDLE_LENGTH)
 }

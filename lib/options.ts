@@ -2,11 +2,11 @@
  * Session manager options: defaults, validation, and the frozen resolved form.
  *
  * Every option is checked once, at construction, and a bad one throws a `TypeError` whose `code`
- * is `ERR_OPTION_INVALID` and whose message names the option (STYLE.md: programmer errors fail
- * loudly and early, never on the first request).
+ * is `ERR_OPTION_INVALID` and whose message names the option: a programmer error fails loudly
+ * and at start-up, never on the first request that happens to use the option.
  */
 import type { IncomingMessage } from 'node:http'
-import { serializeCookie, type CookieSerializeOptions } from './cookie.js'
+import { serializeCookie, type CookieSameSite, type CookieSerializeOptions } from './cookie.js'
 import { ErrorCodes, typeError } from './errors.js'
 import type { Secret } from './signature.js'
 import type { Store } from './store.js'
@@ -17,8 +17,6 @@ const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
 /** RFC 6265bis §5.6.1: user agents cap a cookie's lifetime at 400 days. */
 const MAX_COOKIE_LIFETIME_MS = 400 * DAY
-
-export type SameSite = 'Strict' | 'Lax' | 'None'
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -33,7 +31,7 @@ export interface SessionCookieOptions {
   /** HttpOnly: invisible to `document.cookie`, so XSS cannot read it (OWASP). Default `true`. */
   httpOnly?: boolean
   /** SameSite attribute; `Lax` blocks cross-site POSTs (RFC 6265bis §8.8). Default `'Lax'`. */
-  sameSite?: SameSite
+  sameSite?: CookieSameSite
   /** Partitioned (CHIPS); requires `secure`. Default `false`. */
   partitioned?: boolean
 }
@@ -101,7 +99,7 @@ export interface ResolvedCookieOptions {
   readonly domain: string | undefined
   readonly secure: boolean
   readonly httpOnly: boolean
-  readonly sameSite: SameSite
+  readonly sameSite: CookieSameSite
   readonly partitioned: boolean
 }
 

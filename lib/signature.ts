@@ -13,8 +13,9 @@
  *
  * @module
  */
-import crypto, { timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import { ErrorCodes, typeError } from './errors.js'
+import { sha256Base64url, sha256Bytes } from './sha256.js'
 
 /**
  * A signing secret: a string (its UTF-8 bytes are the key) or a Buffer. At least
@@ -76,23 +77,8 @@ interface MacKey {
   readonly outerPad: Buffer
 }
 
-// crypto.hash (one call, no Hash object) arrived in Node 21.7 / 20.12; older 20.x releases get
-// the same construction over createHash, which is slower but gives identical bytes.
-const oneShot = typeof crypto.hash === 'function'
-
-function sha256Raw(data: Buffer): Buffer {
-  return oneShot
-    ? crypto.hash('sha256', data, 'buffer')
-    : crypto.createHash('sha256').update(data).digest()
-}
-function sha256Text(data: Buffer): string {
-  return oneShot
-    ? crypto.hash('sha256', data, 'base64url')
-    : crypto.createHash('sha256').update(data).digest('base64url')
-}
-
 function macKey(key: Buffer): MacKey {
-  const k = key.length > BLOCK_BYTES ? sha256Raw(key) : key
+  const k = key.length > BLOCK_BYTES ? sha256Bytes(key) : key
   const innerPad = Buffer.alloc(BLOCK_BYTES, 0x36)
   const outerPad = Buffer.alloc(BLOCK_BYTES, 0x5c)
   for (let i = 0; i < k.length; i++) {
@@ -120,8 +106,8 @@ function mac(key: MacKey, value: string): string {
     inner = Buffer.concat([key.innerPad, Buffer.from(value, 'utf8')])
   }
   key.outerPad.copy(outerScratch, 0)
-  sha256Raw(inner).copy(outerScratch, BLOCK_BYTES)
-  return sha256Text(outerScratch)
+  sha256Bytes(inner).copy(outerScratch, BLOCK_BYTES)
+  return sha256Base64url(outerScratch)
 }
 
 // --- secrets ------------------------------------------------------------------------------------

@@ -48,7 +48,7 @@ export interface SessionRecord {
   credentialVersion: number
 }
 
-/** The fields a compare-and-set write replaces. `createdAt`, `handle`, `ua`, `ip` never change. */
+/** The fields a compare-and-set write replaces. `createdAt`, `handle`, `userAgent`, `ip` never change. */
 export interface SessionUpdate {
   data: string
   lastSeenAt: number

@@ -23,11 +23,19 @@
  * Throttling, flood limits, proxy and header settings: lib/server/config-hardening.ts.
  */
 import { randomBytes } from 'node:crypto'
+import { MIN_BCRYPT_COST } from '../auth/password.js'
 import { redactCredentials } from '../redact.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
 import { loadHardening, type HardeningConfig } from './config-hardening.js'
 
 export { redactCredentials }
+
+/**
+ * Highest `BCRYPT_COST` the server accepts, and so `hash-password --cost` too: each step doubles
+ * the work, and cost 15 already takes about 2 s of one core per hash (cost 10: about 70 ms), so a
+ * handful of logins above it would hold the bcrypt workers for minutes. bcrypt itself goes to 31.
+ */
+export const MAX_BCRYPT_COST_SETTING = 15
 
 export type StoreConfig =
   | { kind: 'memory' }
@@ -145,7 +153,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     redisPrefix,
     workers,
     trustProxy,
-    bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
+    bcryptCost: integer(env, 'BCRYPT_COST', 10, MIN_BCRYPT_COST, MAX_BCRYPT_COST_SETTING),
     timeouts: timeouts(env),
     hardening: loadHardening(env, production, trustProxy),
   }

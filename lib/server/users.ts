@@ -68,6 +68,19 @@ export function validateUser(entry: unknown, where: string): UserEntry {
 }
 
 /**
+ * Why `json` (a parsed users file) is not the array of users the server wants, as a message that
+ * says how to fix it, or `null` when it is an array. A single object — one entry printed by
+ * `hash-password` and saved as the whole file — is the common mistake.
+ */
+export function usersArrayProblem(json: unknown): string | null {
+  if (Array.isArray(json)) return null
+  if (typeof json === 'object' && json !== null && ('email' in json || 'passwordHash' in json)) {
+    return 'holds one user object, but must be an array of users: put the object in square brackets, [ {…} ], and separate further entries with commas'
+  }
+  return 'must be a JSON array of users, like [ {"id": …, "email": …, "name": …, "role": …, "passwordHash": …} ]'
+}
+
+/**
  * Read a JSON array of users. Any problem (unreadable file, bad JSON, a bad field, a duplicate id
  * or email) throws a {@link ConfigError} naming the file and the entry: the server must not start
  * with half its users.
@@ -85,8 +98,9 @@ export async function readUsersFile(path: string): Promise<UserEntry[]> {
   } catch (err) {
     throw new ConfigError(`USERS_FILE ${path}: not valid JSON (${(err as Error).message})`, { cause: err })
   }
-  if (!Array.isArray(json)) throw new ConfigError(`USERS_FILE ${path}: must be a JSON array of users`)
-  const users = json.map((entry, i) => validateUser(entry, `USERS_FILE ${path}: entry ${i}`))
+  const notArray = usersArrayProblem(json)
+  if (notArray !== null) throw new ConfigError(`USERS_FILE ${path}: ${notArray}`)
+  const users = (json as unknown[]).map((entry, i) => validateUser(entry, `USERS_FILE ${path}: entry ${i}`))
   const ids = new Set<string>()
   const emails = new Set<string>()
   users.forEach((u, i) => {
