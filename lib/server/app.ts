@@ -40,9 +40,11 @@ export function createStore(config: StoreConfig): Store {
     case 'memory':
       return new MemoryStore()
     case 'redis':
-      return new RedisStore({ url: config.url })
+      return new RedisStore({ url: config.url, ...(config.clientCache === false ? { clientCache: false } : {}) })
     case 'cluster':
       return new RedisStore({ clusterNodes: config.nodes })
+    case 'sentinel':
+      return new RedisStore({ sentinel: config.sentinel, ...(config.clientCache === false ? { clientCache: false } : {}) })
   }
 }
 

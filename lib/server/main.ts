@@ -10,7 +10,7 @@ import { ConfigError, loadConfig, type ServerConfig } from './config.js'
 /** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
 const SHUTDOWN_MS = 5000
 
-const STORE_NAMES = { memory: 'memory store', redis: 'Redis store', cluster: 'Redis Cluster store' } as const
+const STORE_NAMES = { memory: 'memory store', redis: 'Redis store', cluster: 'Redis Cluster store', sentinel: 'Redis Sentinel store' } as const
 
 function describe(config: ServerConfig): string {
   return STORE_NAMES[config.store.kind]

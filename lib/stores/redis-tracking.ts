@@ -291,10 +291,11 @@ export class RedisTracking<V> {
     this.#deactivate('tracking set up again')
     const current = (): boolean => attempt === this.#attempt && !this.#closed
     // Single use: if it drops, a new one is made (it must be re-subscribed and the reader
-    // re-pointed at its new client ID anyway), so ioredis must not reconnect or replay it.
+    // re-pointed at its new client ID anyway), so ioredis must not reconnect or replay it. On
+    // Sentinel, the reader's own failover detection is enough: its reconnection drops this one.
     const subscriber = this.#template.duplicate({
       protocol: 2, lazyConnect: true, autoResubscribe: false, enableOfflineQueue: false,
-      enableAutoPipelining: false, retryStrategy: () => null, maxRetriesPerRequest: 0,
+      enableAutoPipelining: false, retryStrategy: () => null, maxRetriesPerRequest: 0, failoverDetector: false,
     })
     this.#settingUp = subscriber
     subscriber.on('error', this.#onError)
