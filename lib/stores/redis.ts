@@ -501,11 +501,18 @@ function makeClient(o: Resolved, timeoutMs: number): Redis | Cluster {
       sentinelRetryStrategy: retryStrategy,
       // Told by the sentinels (+switch-master) instead of waiting for the old master to fail.
       failoverDetector: true,
-      // A demoted master answers writes with READONLY: reconnect, asking the sentinels again.
-      reconnectOnError: (err) => err.message.startsWith('READONLY'),
+      reconnectOnError: reconnectOnReadonly,
     })
   }
   return new Redis(o.url as string, fast)
+}
+
+/**
+ * A demoted master (Sentinel) answers writes with READONLY: reconnect, which asks the sentinels
+ * for the master again (ioredis `reconnectOnError`). Exported for tests.
+ */
+export function reconnectOnReadonly(err: Error): boolean {
+  return err.message.startsWith('READONLY')
 }
 
 /** How often the default `onClientError` prints (a down Redis errors on every reconnect). */

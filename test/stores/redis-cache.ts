@@ -6,26 +6,27 @@
  *
  * The latency bound (50 ms) is a correctness bound, not a benchmark: an invalidation crosses the
  * loopback in well under a millisecond (the measured median, p99 and worst case are printed as
- * comments), and a lost one would show as a whole lease (1 s). What the wall clock also counts is
- * time this process or redis-server sat runnable but not running, because the machine's CPUs were
- * busy with other work (a loaded 2-core CI machine: load averages of 10 were seen). That time is
- * the kernel's, not the cache's: Linux reports it per thread (`run_delay` in
- * /proc/<pid>/task/<tid>/schedstat), and the worst case is asserted with the larger of the two
- * processes' waits during the trial subtracted. The 99th percentile is asserted on the raw wall
- * clock.
+ * comments), and a lost one would show as a whole lease (1 s). On a loaded machine (a shared
+ * 2-core CI box: load averages of 12 were seen) the wall clock also counts time this process,
+ * redis-server or the kernel's loopback delivery could not run. Redis writes the invalidation
+ * before it answers A, so a trial is judged against the same delivery path measured at the same
+ * moment: B sends a PING the instant A's change resolves, and the change must be seen within
+ * 50 ms or, if the machine stalled longer than that, no later than that PING's answer (plus one
+ * event-loop turn). The 99th
+ * percentile is asserted on the raw wall clock.
  */
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { ErrorCodes } from '../../lib/errors.js'
 import type { SessionRecord } from '../../lib/store.js'
-import { RedisStore } from '../../lib/stores/redis.js'
+import { reconnectOnReadonly, RedisStore } from '../../lib/stores/redis.js'
 import { startRedis } from '../fixtures/redis-server.js'
 
 const BOUND_MS = 50
 const TRIALS = 1000
+const TURN_MS = 5
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -77,31 +78,18 @@ async function cached(store: RedisStore, key: string): Promise<void> {
  * Read on `b` until `seen(record)` holds; the time from `since` (when A's change resolved) to the
  * first read that shows it. Bounded at 2 s (a lost invalidation; the test then fails).
  */
-async function lag(b: RedisStore, key: string, seen: (r: SessionRecord | null) => boolean, since: number, waitedBefore: [number, number]): Promise<{ wall: number; net: number }> {
+async function lag(b: RedisStore, key: string, seen: (r: SessionRecord | null) => boolean, since: number): Promise<{ wall: number; pingMs: number }> {
+  // The same path, measured at the same moment (see the file comment).
+  const ping = b.ping().then(() => performance.now() - since)
   for (;;) {
     if (seen(await b.get(key))) {
       const wall = performance.now() - since
-      const [self, redis] = waited()
-      return { wall, net: Math.max(0, wall - Math.max(self - waitedBefore[0], redis - waitedBefore[1])) }
+      return { wall, pingMs: await ping }
     }
-    if (performance.now() - since > 2000) return { wall: Infinity, net: Infinity }
+    if (performance.now() - since > 2000) return { wall: Infinity, pingMs: await ping }
     await new Promise<void>((resolve) => setImmediate(resolve))
   }
 }
-
-/**
- * Nanoseconds the main thread of `pid` has waited on a run queue (runnable, not running) since it
- * started; 0 where /proc has no schedstat (then nothing is subtracted).
- */
-function runDelayMs(pid: number): number {
-  try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6
-  } catch {
-    return 0
-  }
-}
-/** Run-queue wait of this process and of redis-server so far, to subtract from a wall-clock lag. */
-const waited = (): [number, number] => [runDelayMs(process.pid), runDelayMs(server.pid)]
 
 const quantile = (sorted: number[], q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number
 
@@ -109,7 +97,8 @@ t.test(`a change on A reaches B within ${BOUND_MS} ms, worst case over ${TRIALS}
   const { a, b } = pair('lag:')
   const kinds = ['logout', 'revoke', 'destroyByUser', 'write'] as const
   const lags: Record<(typeof kinds)[number], number[]> = { logout: [], revoke: [], destroyByUser: [], write: [] }
-  const nets: number[] = []
+  /** Trials slower than the bound, with the PING sent at the same moment. */
+  const slow: Array<{ wall: number; pingMs: number }> = []
   let notCached = 0
   for (let i = 0; i < TRIALS; i++) {
     const kind = kinds[i % kinds.length] as (typeof kinds)[number]
@@ -126,8 +115,6 @@ t.test(`a change on A reaches B within ${BOUND_MS} ms, worst case over ${TRIALS}
       await until(async () => (await b.get(key), (b.clientCacheStats()?.size ?? 0) > 0), 2000)
     }
     let since: number
-    // Waits counted from before A's change: the change's own round trips may be delayed too.
-    const before = waited()
     let seen: (r: SessionRecord | null) => boolean = (r) => r === null
     switch (kind) {
       case 'logout':
@@ -152,9 +139,9 @@ t.test(`a change on A reaches B within ${BOUND_MS} ms, worst case over ${TRIALS}
         seen = (r) => r !== null && r.version === 2 && r.data === '{"n":1}'
         break
     }
-    const { wall, net } = await lag(b, key, seen, since, before)
-    lags[kind].push(wall)
-    nets.push(net)
+    const measured = await lag(b, key, seen, since)
+    lags[kind].push(measured.wall)
+    if (measured.wall >= BOUND_MS) slow.push(measured)
     await a.destroyByUser(userId)
   }
   const all = Object.values(lags).flat().sort((x, y) => x - y)
@@ -166,8 +153,12 @@ t.test(`a change on A reaches B within ${BOUND_MS} ms, worst case over ${TRIALS}
   t.ok(notCached < TRIALS / 10, `B served from memory before the change in nearly every trial (${TRIALS - notCached}/${TRIALS})`)
   const p99 = quantile(all, 0.99)
   t.ok(p99 < BOUND_MS, `p99 ${p99.toFixed(3)} ms < ${BOUND_MS} ms on the wall clock (median ${quantile(all, 0.5).toFixed(3)} ms, worst ${(all.at(-1) as number).toFixed(3)} ms)`)
-  const worst = Math.max(...nets)
-  t.ok(worst < BOUND_MS, `worst case ${worst.toFixed(3)} ms < ${BOUND_MS} ms, run-queue waits subtracted`)
+  const fmt = (x: { wall: number; pingMs: number }): string => `${x.wall.toFixed(1)} ms (PING ${x.pingMs.toFixed(1)} ms)`
+  t.comment(`trials over ${BOUND_MS} ms: ${slow.length ? slow.map(fmt).join(', ') : 'none'}`)
+  // B notices the change at its next read, one event-loop turn after the message is processed,
+  // which may come just after the PING's answer in the same turn: TURN_MS of slack for that.
+  t.same(slow.filter((x) => x.wall > x.pingMs + TURN_MS).map(fmt), [],
+    `every change seen within ${BOUND_MS} ms, or (machine stalled) no later than a PING sent at the same moment`)
 })
 
 /**
@@ -267,4 +258,32 @@ t.test('Cluster: off by default, refused when asked for (tracking is per node)',
   t.equal(passed.clientCacheStats(), null)
   await passed.close()
   client.disconnect()
+})
+
+t.test('sentinel options are validated, each naming the option', async (t) => {
+  const sentinels = [{ host: '127.0.0.1', port: 26379 }]
+  const cases: Array<[string, unknown]> = [
+    ['not an object', 'x'],
+    ['no sentinels', { name: 'm' }],
+    ['empty sentinels', { sentinels: [], name: 'm' }],
+    ['bad port', { sentinels: [{ host: 'h', port: 0 }], name: 'm' }],
+    ['no name', { sentinels }],
+    ['empty name', { sentinels, name: '' }],
+    ['password not a string', { sentinels, name: 'm', password: 1 }],
+    ['sentinelPassword not a string', { sentinels, name: 'm', sentinelPassword: {} }],
+    ['db negative', { sentinels, name: 'm', db: -1 }],
+    ['db not an integer', { sentinels, name: 'm', db: 1.5 }],
+  ]
+  for (const [name, sentinel] of cases) {
+    t.throws(() => new RedisStore({ sentinel } as never), { name: 'TypeError', code: ErrorCodes.OPTION_INVALID }, name)
+  }
+  t.throws(() => new RedisStore({ sentinel: { sentinels, name: 'm' }, url: server.url }), { code: ErrorCodes.OPTION_INVALID }, 'only one way to connect')
+  const store = new RedisStore({ sentinel: { sentinels, name: 'm', db: 0, password: 'p', sentinelPassword: 's', username: 'u', sentinelUsername: 'su' }, onClientError: silent })
+  t.equal(store.kind, 'redis')
+  await store.close()
+})
+
+t.test('Sentinel: a READONLY reply (a demoted master) makes the client reconnect, nothing else does', async (t) => {
+  t.equal(reconnectOnReadonly(new Error("READONLY You can't write against a read only replica.")), true)
+  t.equal(reconnectOnReadonly(new Error('ERR unknown command')), false)
 })
