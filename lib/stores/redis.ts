@@ -26,6 +26,14 @@
  * **Nothing hangs.** ioredis queues commands while disconnected and by default retries them for a
  * long time; a session lookup must instead fail fast (503) and recover by itself. See
  * {@link RedisStoreOptions.commandTimeoutMs}.
+ *
+ * **Reads from memory.** With the client cache (on by default except on Cluster,
+ * {@link RedisStoreOptions.clientCache}), `get` answers from process memory what it read before,
+ * and Redis itself reports every change of those keys (lib/stores/redis-tracking.ts). What another
+ * process sees, and when: a write, touch or destroy here drops the local entry as soon as it
+ * settles; in every other process Redis's invalidation message drops it a moment later (well
+ * under 50 ms; test/stores/redis-cache.ts measures the worst case). Only `get` uses the cache:
+ * `listByUser` and `destroyByUser` always read Redis.
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
