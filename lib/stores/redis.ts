@@ -152,6 +152,11 @@ type Row = [string, string, string, string, string, string, string, string, stri
  * command that timed out here but still runs when a stalled server resumes.
  */
 export const INDEX_PRUNE_GRACE_MS = 60_000
+/**
+ * For this long after a change by this process, a session is read from Redis, not memory (see
+ * RedisStore's #changing): concurrent writers on one session retry within milliseconds.
+ */
+export const RECENT_CHANGE_MS = 100
 /** How long close() lets QUIT drain in-flight replies before it cuts the connection. */
 const QUIT_WAIT_MS = 1000
 
@@ -174,6 +179,10 @@ export class RedisStore implements Store {
   readonly #onError: (err: Error) => void
   /** The client-side cache of session records (undefined: off). */
   readonly #cache: RedisTracking<SessionRecord> | undefined
+  /** Session keys with a change of this process in flight → how many (see #changing). */
+  readonly #changes = new Map<string, number>()
+  /** Session keys this process changed lately → until when they are read from Redis (#changing). */
+  readonly #recent = new Map<string, number>()
   #closed = false
   #closing: Promise<void> | undefined
 
@@ -212,8 +221,8 @@ export class RedisStore implements Store {
 
   get(key: string): Promise<SessionRecord | null> {
     const cache = this.#cache
-    if (cache === undefined) return this.#run('get', () => this.#read(key))
     const sk = this.#sessionKey(key)
+    if (cache === undefined || this.#changedLately(sk)) return this.#run('get', () => this.#read(key))
     // A hit costs no timer and no round trip; the engine still checks both clocks on the record.
     // A copy, as from every store: the caller may do what it likes with its object.
     const hit = this.#closed ? undefined : cache.peek(sk)
@@ -237,7 +246,7 @@ export class RedisStore implements Store {
       // Index first (see the module comment): a crash now leaves only a stale entry.
       if (r.userId !== null) await this.#index(r.userId, r.handle, key, r.absoluteExpiresAt)
       const sk = this.#sessionKey(key)
-      const created = await this.#changing(sk, this.#client.sessionkitCreate(sk, ttlMs(r.expiresAt),
+      const created = await this.#changing(sk, () => this.#client.sessionkitCreate(sk, ttlMs(r.expiresAt),
         String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
         String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip))
       return Number(created) === 1
@@ -251,12 +260,12 @@ export class RedisStore implements Store {
         String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? ''] as const
       const [version, ttl, ...rest] = args
       const sk = this.#sessionKey(key)
-      let reply = await this.#changing(sk, this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest))
+      let reply = await this.#changing(sk, () => this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest))
       if (reply[0] === 'rebind') {
         // Binding to a new user: index the session under that user first, then write. The first
         // call changed nothing, so the compare-and-set still decides everything.
         await this.#index(u.userId as string, reply[1], key, Number(reply[2]))
-        reply = await this.#changing(sk, this.#client.sessionkitWrite(sk, version, '1', ttl, ...rest))
+        reply = await this.#changing(sk, () => this.#client.sessionkitWrite(sk, version, '1', ttl, ...rest))
       }
       if (reply[0] !== 'ok') return reply[0] as 'conflict' | 'missing'
       const [, oldUserId, handle] = reply
@@ -269,7 +278,7 @@ export class RedisStore implements Store {
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
     return this.#run('touch', async () => {
       const sk = this.#sessionKey(key)
-      return Number(await this.#changing(sk, this.#client.sessionkitTouch(sk, ttlMs(expiresAt), String(lastSeenAt), String(expiresAt)))) === 1
+      return Number(await this.#changing(sk, () => this.#client.sessionkitTouch(sk, ttlMs(expiresAt), String(lastSeenAt), String(expiresAt)))) === 1
     })
   }
 
@@ -378,19 +387,49 @@ export class RedisStore implements Store {
   }
 
   /**
-   * `command` changes the session key `sk`: once it settles, whatever the outcome (a timed-out
-   * command may still run), drop the cached record so this process reads its own write. Redis's
-   * invalidation tells the other processes, and this one too a moment later.
+   * Send the command `send` makes, which changes the session key `sk`. Once it settles, whatever
+   * the outcome (a timed-out command may still run), the cached record is dropped, with whatever
+   * a read racing the change brought in; Redis's invalidation tells the other processes.
+   *
+   * While the change is on its way, and for {@link RECENT_CHANGE_MS} after, `get` of `sk` reads
+   * Redis on the connection the changes use, never memory or the cache's own connection: a
+   * record read there could be older than a change already sent (two connections are not
+   * ordered), and a write with its version is a needless conflict. Eight concurrent writers on
+   * one session showed it as a retry budget used up. Nothing is lost: right after a change the
+   * record is not in memory anyway.
    */
-  #changing<T>(sk: string, command: Promise<T>): Promise<T> {
+  #changing<T>(sk: string, send: () => Promise<T>): Promise<T> {
     const cache = this.#cache
-    if (cache === undefined) return command
-    return command.finally(() => cache.invalidate(sk))
+    if (cache === undefined) return send()
+    cache.invalidate(sk)
+    this.#changes.set(sk, (this.#changes.get(sk) ?? 0) + 1)
+    return send().finally(() => {
+      const left = (this.#changes.get(sk) as number) - 1
+      if (left > 0) this.#changes.set(sk, left)
+      else this.#changes.delete(sk)
+      cache.invalidate(sk)
+      const now = Date.now()
+      // Re-inserted last: the map stays in the order of these deadlines, so the expired ones are
+      // always at the front and pruning stops at the first live one.
+      this.#recent.delete(sk)
+      this.#recent.set(sk, now + RECENT_CHANGE_MS)
+      for (const [key, until] of this.#recent) {
+        if (until > now) break
+        this.#recent.delete(key)
+      }
+    })
+  }
+
+  /** True while `sk` has a change of this process on its way or just made (see #changing). */
+  #changedLately(sk: string): boolean {
+    if (this.#changes.has(sk)) return true
+    const until = this.#recent.get(sk)
+    return until !== undefined && until > Date.now()
   }
 
   async #destroy(key: string): Promise<boolean> {
     const sk = this.#sessionKey(key)
-    const gone = await this.#changing(sk, this.#client.sessionkitDestroy(sk))
+    const gone = await this.#changing(sk, () => this.#client.sessionkitDestroy(sk))
     if (gone === null) return false
     const [userId, handle] = gone
     // After the DEL (see the module comment).
