@@ -36,7 +36,7 @@
  *
  * So a change is seen at the latest `leaseMs` after it was made, whatever fails, and in normal
  * operation as soon as its invalidation crosses the loopback or LAN (well under a millisecond on
- * an idle machine; test/stores/redis-tracking.ts measures the worst case).
+ * an idle machine; test/stores/redis-cache.ts measures the worst case across two stores).
  *
  * **What may be cached under a key.** Only a value derived from that one Redis key, read on
  * {@link RedisTracking.reader}: Redis tracks the keys the reader reads (including keys read by a
