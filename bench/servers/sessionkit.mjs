@@ -20,6 +20,7 @@ const config = loadConfig({
   USERS_FILE: required('BENCH_USERS_FILE'),
   REDIS_URL: '',
   REDIS_CLUSTER_NODES: '',
+  REDIS_SENTINELS: '',
   WORKERS: '1',
 })
 // BENCH_CLIENT_CACHE=off: the RedisStore without its client-side cache (REDIS_CLIENT_CACHE=off).

@@ -6,7 +6,7 @@
  *
  * | key                      | type   | holds                                                        |
  * |--------------------------|--------|--------------------------------------------------------------|
- * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip (redis-scripts.ts) |
+ * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip cv (redis-scripts.ts) |
  * | `${prefix}u:{${userId}}` | hash   | one user's index: handle → `"<added ms>:<storage key>"`       |
  * | `${prefix}h:${key}`      | string | a rate-limit counter ({@link RedisStore.hit})                 |
  *
@@ -141,8 +141,8 @@ export interface RedisStoreOptions {
 
 type Client = (Redis | Cluster) & ScriptCommands
 
-/** The session hash's fields (v d c l e a r u h ua ip), as the get script answers them. */
-type Row = [string, string, string, string, string, string, string, string, string, string, string]
+/** The session hash's fields (v d c l e a r u h ua ip cv), as the get script answers them. */
+type Row = [string, string, string, string, string, string, string, string, string, string, string, string]
 
 /**
  * listByUser never prunes an index entry younger than this (by Redis's clock). `create` and a
@@ -219,6 +219,11 @@ export class RedisStore implements Store {
     return this.#client
   }
 
+  /** The key prefix (the user store shares it: lib/users/redis.ts). */
+  get prefix(): string {
+    return this.#prefix
+  }
+
   get(key: string): Promise<SessionRecord | null> {
     const cache = this.#cache
     const sk = this.#sessionKey(key)
@@ -248,7 +253,8 @@ export class RedisStore implements Store {
       const sk = this.#sessionKey(key)
       const created = await this.#changing(sk, () => this.#client.sessionkitCreate(sk, ttlMs(r.expiresAt),
         String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
-        String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip))
+        String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip,
+        String(r.credentialVersion)))
       return Number(created) === 1
     })
   }
@@ -257,7 +263,7 @@ export class RedisStore implements Store {
     return this.#run('write', async () => {
       const u = update
       const args = [String(expectedVersion), ttlMs(u.expiresAt), u.data, String(u.lastSeenAt),
-        String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? ''] as const
+        String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? '', String(u.credentialVersion)] as const
       const [version, ttl, ...rest] = args
       const sk = this.#sessionKey(key)
       let reply = await this.#changing(sk, () => this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest))
@@ -481,7 +487,7 @@ export class RedisStore implements Store {
 /** The get script's answer (one JSON array, or null) as a record; null if missing or expired. */
 function parseRecord(packed: string | null): SessionRecord | null {
   if (packed === null) return null
-  const [v, d, c, l, e, a, r, u, h, ua, ip] = JSON.parse(packed) as Row
+  const [v, d, c, l, e, a, r, u, h, ua, ip, cv] = JSON.parse(packed) as Row
   // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
   // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
   if (Number(e) <= Date.now()) return null
@@ -497,6 +503,7 @@ function parseRecord(packed: string | null): SessionRecord | null {
     handle: h,
     userAgent: ua,
     ip,
+    credentialVersion: Number(cv),
   }
 }
 

@@ -69,6 +69,7 @@ const bad: Array<[string, Record<string, string>]> = [
   ['sentinels without a master name', { REDIS_SENTINELS: '127.0.0.1:26379' }],
   ['sentinel without port', { REDIS_SENTINELS: '127.0.0.1', REDIS_SENTINEL_NAME: 'm' }],
   ['client cache junk', { REDIS_URL: 'redis://x', REDIS_CLIENT_CACHE: 'maybe' }],
+  ['redis prefix with a hash tag', { REDIS_PREFIX: 'a{b}:' }],
 ]
 for (const [name, env] of bad) {
   t.test(`refuses: ${name}`, async (t) => {

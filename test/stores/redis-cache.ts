@@ -41,7 +41,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
   return {
     version: 1, data: '{"n":0}', createdAt: now, lastSeenAt: now, expiresAt: now + 600_000,
     absoluteExpiresAt: now + 86_400_000, remember: false, userId: null,
-    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', ...over,
+    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, ...over,
   }
 }
 
@@ -134,7 +134,7 @@ t.test(`a change on A reaches B within ${BOUND_MS} ms, worst case over ${TRIALS}
         since = performance.now()
         break
       case 'write':
-        t.equal(await a.write(key, 1, { data: '{"n":1}', lastSeenAt: Date.now(), expiresAt: Date.now() + 600_000, remember: false, userId }), 'ok')
+        t.equal(await a.write(key, 1, { data: '{"n":1}', lastSeenAt: Date.now(), expiresAt: Date.now() + 600_000, remember: false, userId, credentialVersion: 0 }), 'ok')
         since = performance.now()
         seen = (r) => r !== null && r.version === 2 && r.data === '{"n":1}'
         break
@@ -179,7 +179,7 @@ async function faultCase(t: Test, name: string, fault: (b: RedisStore) => Promis
   }), `${name}: B serves the record from memory`)
   await fault(b)
   if (change === 'write') {
-    t.equal(await a.write(key, 1, { data: '{"n":2}', lastSeenAt: Date.now(), expiresAt: Date.now() + 600_000, remember: false, userId: null }), 'ok')
+    t.equal(await a.write(key, 1, { data: '{"n":2}', lastSeenAt: Date.now(), expiresAt: Date.now() + 600_000, remember: false, userId: null, credentialVersion: 0 }), 'ok')
   }
   const since = performance.now()
   const old = (r: SessionRecord | null): boolean => r !== null && r.version === 1
