@@ -5,14 +5,17 @@
  * Each server is its own process (bench/servers/); the harness logs in over HTTP and drives the
  * load with autocannon's programmatic API. Scenarios: dashboard, public, cart (throughput, every
  * server, interleaved rounds), storm (login storm), memory (MemoryStore bytes/session), soak (RSS
- * over a mixed load). Results: a table on stdout (or JSON with --json), and unless --no-record,
+ * over a mixed load). Results: a table on stdout (or JSON with --json), and only with --record,
  * bench/results.json (latest result per scenario), bench/RESULTS.md (its generated section) and
- * bench/results.svg. `--profile` CPU-profiles servers instead (bench/lib/profile.mjs).
+ * bench/results.svg. `--quick`: a smoke run under a minute. `--profile` CPU-profiles servers
+ * instead (bench/lib/profile.mjs). The harness (the load generator) and the servers are pinned to
+ * separate CPUs when the machine has them (bench/lib/pin.mjs, `--no-pin` to leave it to the OS).
  */
 import { readFileSync } from 'node:fs'
 import { rm } from 'node:fs/promises'
 import { availableParallelism, loadavg } from 'node:os'
 import { parseArgs, usage } from './lib/args.mjs'
+import { cpuPlan, describePlan, pinSelf } from './lib/pin.mjs'
 import { runFootprint, runSoak } from './lib/memory.mjs'
 import { runProfiles } from './lib/profile.mjs'
 import { record } from './lib/record.mjs'
@@ -34,6 +37,8 @@ if (o.help) {
   process.exit(0)
 }
 
+/** CPUs of the machine for the report, read before the harness pins itself to some of them. */
+const nproc = availableParallelism()
 const log = (msg) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${msg}`)
 const cpu = (/^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8')) ?? [])[1] ?? 'unknown CPU'
 const args = process.argv.slice(2)
@@ -44,16 +49,21 @@ async function measured(fn) {
   const loadBefore = loadavg()[0]
   const result = await fn()
   const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC'
-  result.meta = { date, node: process.version, nproc: availableParallelism(), cpu, loadBefore, loadAfter: loadavg()[0], command }
+  result.meta = { date, node: process.version, nproc, cpu, loadBefore, loadAfter: loadavg()[0], command }
   return result
 }
+
+const plan = cpuPlan(o.pin)
+if (plan.pinned) pinSelf(plan.load)
+const pinning = describePlan(plan)
+log(pinning)
 
 const needsRedis = [...o.servers, o.stormServer, o.soakServer].some((s) => SERVERS[s].store === 'redis')
 if (needsRedis) await checkRedis(o.redisUrl)
 const userCount = Math.max(8, 2 * o.stormConnections, 2 * o.soakConnections)
 log(`hashing ${userCount} bench users at bcrypt cost ${o.bcryptCost}`)
 const { file: usersFile, users } = await makeUsers(userCount, o.bcryptCost)
-const common = { ...o, users, usersFile, log }
+const common = { ...o, users, usersFile, log, serverCpus: plan.pinned ? plan.server : undefined, pinning }
 
 const results = {}
 try {

@@ -9,7 +9,7 @@ const OPTIONS = {
   duration: { default: 5, help: 'seconds per measured run (throughput scenarios; storm phases use 2×)' },
   warmup: { default: 1, help: 'seconds of unrecorded load before each measured run' },
   connections: { default: 50, help: 'autocannon connections (throughput scenarios)' },
-  rounds: { default: 2, help: 'rounds; each round runs every server once, in the same order' },
+  rounds: { default: 5, help: 'rounds (at least 5 for a recorded run); each round runs every server once, in the same order' },
   servers: { default: Object.keys(SERVERS).join(','), list: true, help: `comma list of: ${Object.keys(SERVERS).join(', ')}` },
   scenarios: { default: SCENARIOS.join(','), list: true, help: `comma list of: ${SCENARIOS.join(', ')}` },
   'redis-url': { default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', string: true, help: 'Redis for the *-redis servers' },
@@ -23,9 +23,11 @@ const OPTIONS = {
   'soak-seconds': { default: 60, help: 'length of the soak' },
   'soak-warmup': { default: 10, help: 'seconds at the start of the soak left out of the flatness check' },
   'soak-connections': { default: 20, help: 'connections of the soak' },
+  quick: { default: false, flag: true, help: 'a smoke run under a minute: bare, sessionkit-memory and sessionkit-redis on dashboard and cart, 5 rounds of 0.6 s after 0.2 s warm-ups, bcrypt cost 4 (never recorded)' },
+  pin: { default: true, flag: true, help: '--no-pin: do not pin the load generator and the servers to separate CPUs (bench/lib/pin.mjs)' },
   profile: { default: false, flag: true, help: 'instead of measuring: CPU-profile each --servers (default sessionkit-memory) under each throughput --scenarios (default dashboard)' },
   json: { default: false, flag: true, help: 'print the results as JSON on stdout (progress goes to stderr)' },
-  record: { default: true, flag: true, help: '--no-record: do not update bench/RESULTS.md, bench/results.json, bench/results.svg' },
+  record: { default: false, flag: true, help: 'update bench/RESULTS.md, bench/results.json, bench/results.svg (tracked files: nothing in bench/ is written without it)' },
   help: { default: false, flag: true, help: 'this text' },
 }
 
@@ -68,6 +70,16 @@ export function parseArgs(argv) {
     if (!given.has('servers')) out.servers = ['sessionkit-memory']
     if (!given.has('scenarios')) out.scenarios = ['dashboard']
   }
+  if (out.quick) {
+    if (out.record) throw new Error('--quick runs are too short to record; leave out --record')
+    if (!given.has('servers')) out.servers = ['bare', 'sessionkit-memory', 'sessionkit-redis']
+    if (!given.has('scenarios')) out.scenarios = ['dashboard', 'cart']
+    if (!given.has('rounds')) out.rounds = 5
+    if (!given.has('duration')) out.duration = 0.6
+    if (!given.has('warmup')) out.warmup = 0.2
+    if (!given.has('bcrypt-cost')) out.bcryptCost = 4
+  }
+  if (out.record && out.rounds < 5) throw new Error(`a recorded run needs at least 5 rounds (medians and quartiles), got --rounds ${out.rounds}`)
   for (const s of out.servers) if (!(s in SERVERS)) throw new Error(`unknown server "${s}"; known: ${Object.keys(SERVERS).join(', ')}`)
   for (const s of out.scenarios) if (!SCENARIOS.includes(s)) throw new Error(`unknown scenario "${s}"; known: ${SCENARIOS.join(', ')}`)
   for (const s of [out.stormServer, out.soakServer]) if (!(s in SERVERS)) throw new Error(`unknown server "${s}"`)

@@ -21,10 +21,14 @@ const INTRO = `## Peers: sessionkit against node:http, express-session and @fast
   the same JSON bodies; the peers live in \`bench/\` only. Logins check the same bcrypt hashes with
   sessionkit's own \`verifyPassword\`, so a login costs every server the same.
 - The harness logs in over HTTP, then drives the load with autocannon's programmatic API from its
-  own process (on the same machine: client and server share the CPUs, alike for every server).
-  Rounds interleave the servers (A B C A B C); each measured run follows an unrecorded warm-up.
+  own process, pinned with \`taskset\` to other CPUs than the servers when the machine has at
+  least two (each section says how it ran; redis-server is not pinned). Rounds (at least 5)
+  interleave the servers (A B C A B C); each measured run follows an unrecorded warm-up.
 - A row is INVALID if any answer was not 2xx or any request failed. Ratios are req/s ÷ bare
-  node:http's req/s in the same scenario of the same run.
+  node:http's req/s in the same round; the tables give their median and interquartile range,
+  and a target is met only when the IQR's lower end meets it.
+- \`npm run bench\` prints; only \`npm run bench -- --record\` rewrites this file, results.json and
+  results.svg. \`npm run bench -- --quick\` is a smoke run under a minute.
 - Public route: \`GET /assets/app.css\` (no store access in any server). Session write: every
   request is \`POST /cart\`; each connection starts without a cookie, its first POST creates a
   session and the next 98 add to it, then it starts a new one (the cart's 100-item cap answers 400).

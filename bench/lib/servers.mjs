@@ -3,11 +3,12 @@
  * to the harness over IPC (protocol in bench/servers/common.mjs). Redis-backed servers get a key
  * prefix unique to the run, and the harness deletes those keys at the end.
  */
-import { fork } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
+import { pinnedCommand } from './pin.mjs'
 
 const dir = fileURLToPath(new URL('../servers/', import.meta.url))
 
@@ -15,7 +16,8 @@ const dir = fileURLToPath(new URL('../servers/', import.meta.url))
 export const SERVERS = {
   bare: { file: 'bare.mjs', store: 'none', label: 'node:http, no session (ceiling)' },
   'sessionkit-memory': { file: 'sessionkit.mjs', store: 'memory', label: 'sessionkit, MemoryStore' },
-  'sessionkit-redis': { file: 'sessionkit.mjs', store: 'redis', label: 'sessionkit, RedisStore (ioredis)' },
+  'sessionkit-redis': { file: 'sessionkit.mjs', store: 'redis', label: 'sessionkit, RedisStore (ioredis), client cache on' },
+  'sessionkit-redis-nocache': { file: 'sessionkit.mjs', store: 'redis', env: { BENCH_CLIENT_CACHE: 'off' }, label: 'sessionkit, RedisStore, client cache off' },
   'express-memory': { file: 'express.mjs', store: 'memory', label: 'express 4 + express-session, MemoryStore' },
   'express-redis': { file: 'express.mjs', store: 'redis', label: 'express 4 + express-session, connect-redis 9' },
   'fastify-memory': { file: 'fastify.mjs', store: 'memory', label: 'fastify 5 + @fastify/session, MemoryStore' },
@@ -30,14 +32,16 @@ const secret = randomBytes(32).toString('base64url')
 /**
  * Start server `name` and resolve once it listens.
  * @param {string} name a key of SERVERS
- * @param {{ usersFile: string, redisUrl: string, bcryptCost: number, execArgv?: string[] }} options
- * @returns {Promise<{ name: string, url: string, pid: number, memory(): Promise<NodeJS.MemoryUsage>, stop(): Promise<void> }>}
+ * `serverCpus` (bench/lib/pin.mjs): start it under `taskset -c` on those CPUs; `ipc` in stdio
+ * gives it the same channel fork() would (taskset execs node in place, the fd is inherited).
+ * @param {{ usersFile: string, redisUrl: string, bcryptCost: number, execArgv?: string[], serverCpus?: number[] }} options
+ * @returns {Promise<{ name: string, url: string, pid: number, memory(): Promise<NodeJS.MemoryUsage>, stats(): Promise<object | null>, stop(): Promise<void> }>}
  */
-export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = [] }) {
+export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = [], serverCpus }) {
   const spec = SERVERS[name]
   if (spec === undefined) throw new Error(`unknown server ${name}`)
-  const child = fork(dir + spec.file, [], {
-    execArgv,
+  const [command, argv] = pinnedCommand(serverCpus, [...execArgv, dir + spec.file])
+  const child = spawn(command, argv, {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     env: {
       ...process.env,
@@ -48,17 +52,25 @@ export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = 
       BENCH_PREFIX: `${runPrefix}${name}:`,
       SESSION_SECRET: secret,
       BCRYPT_COST: String(bcryptCost),
+      ...spec.env,
     },
   })
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })))
   let nextId = 0
   const pending = new Map()
   child.on('message', (msg) => {
-    if (msg?.type === 'mem') {
-      pending.get(msg.id)?.(msg.mem)
+    if (msg?.type === 'mem' || msg?.type === 'stats') {
+      pending.get(msg.id)?.(msg.type === 'mem' ? msg.mem : msg.stats)
       pending.delete(msg.id)
     }
   })
+  const ask = (type) => {
+    const id = nextId++
+    return new Promise((done) => {
+      pending.set(id, done)
+      child.send({ type, id })
+    })
+  }
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL')
@@ -75,13 +87,9 @@ export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = 
         name,
         url: msg.url,
         pid: child.pid,
-        memory() {
-          const id = nextId++
-          return new Promise((done) => {
-            pending.set(id, done)
-            child.send({ type: 'mem', id })
-          })
-        },
+        memory: () => ask('mem'),
+        /** The server's store counters (sessionkit on Redis: its client cache), or null. */
+        stats: () => ask('stats'),
         async stop() {
           if (child.exitCode !== null || child.signalCode !== null) return
           child.send({ type: 'stop' })

@@ -3,16 +3,39 @@
  * its own process, idle while another is measured; the rounds interleave them (A B C A B C), so
  * drift of the machine (thermal, neighbours, GC of the harness) hits every server alike. Each
  * measured run follows an unrecorded warm-up on the same server.
+ *
+ * Figures are medians over the rounds with their interquartile range, never means: one round
+ * disturbed by a neighbour moves a mean but not a median. A server's ratio to bare node:http is
+ * computed per round (against bare in the same round) and then summarised the same way; a target
+ * counts as met only when the IQR's lower end (the first quartile) meets it (bench/lib/report.mjs).
  */
 import { cannon, summarize, THROUGHPUT } from './load.mjs'
 import { expectOk, login, SERVERS, startServer } from './servers.mjs'
 
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length
+/** Quantile `q` of `xs` by linear interpolation between closest ranks (R's type 7, numpy's default). */
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b)
+  if (s.length === 0) return NaN
+  const pos = (s.length - 1) * q
+  const lo = Math.floor(pos)
+  const hi = Math.ceil(pos)
+  return s[lo] + (s[hi] - s[lo]) * (pos - lo)
+}
+
+/** `{ median, q1, q3 }` of `xs`. */
+export const summary = (xs) => ({ median: quantile(xs, 0.5), q1: quantile(xs, 0.25), q3: quantile(xs, 0.75) })
+
+/** The change of the client-cache counters over one measured run, or null (no cache). */
+function cacheDelta(before, after) {
+  if (before == null || after == null) return null
+  const d = (k) => after[k] - before[k]
+  return { hits: d('hits'), misses: d('misses'), bypassed: d('bypassed'), invalidations: d('invalidations'), flushes: d('flushes') }
+}
 
 /**
  * @param {'dashboard' | 'public' | 'cart'} scenario
  * @param {object} o options: servers, users, usersFile, redisUrl, bcryptCost, duration, warmup,
- *   connections, rounds, log
+ *   connections, rounds, serverCpus, log
  */
 export async function runThroughput(scenario, o) {
   const spec = THROUGHPUT[scenario]
@@ -31,36 +54,44 @@ export async function runThroughput(scenario, o) {
         o.log(`${scenario}: round ${round}/${o.rounds}, ${server.name}`)
         const options = { connections: o.connections, ...spec.options({ url: server.url, cookie: cookies.get(server.name) }) }
         await cannon({ ...options, duration: o.warmup })
-        rounds.get(server.name).push(summarize(await cannon({ ...options, duration: o.duration })))
+        const before = await server.stats()
+        const result = summarize(await cannon({ ...options, duration: o.duration }))
+        result.cache = cacheDelta(before, await server.stats())
+        rounds.get(server.name).push(result)
       }
     }
+    const bare = rounds.get('bare')
     const rows = running.map(({ name }) => {
       const rs = rounds.get(name)
-      const rps = mean(rs.map((r) => r.rps))
+      const rps = summary(rs.map((r) => r.rps))
+      // Each round's ratio against bare in the same round.
+      const roundRatios = bare ? rs.map((r, i) => r.rps / bare[i].rps) : null
+      const ratio = roundRatios ? summary(roundRatios) : null
+      const caches = rs.map((r) => r.cache).filter((c) => c !== null)
+      const sum = (k) => caches.reduce((a, c) => a + c[k], 0)
+      const reads = sum('hits') + sum('misses') + sum('bypassed')
       return {
         server: name,
         label: SERVERS[name].label,
-        rps,
-        spread: (Math.max(...rs.map((r) => r.rps)) - Math.min(...rs.map((r) => r.rps))) / rps,
-        p50: mean(rs.map((r) => r.p50)),
-        p99: mean(rs.map((r) => r.p99)),
+        rps: rps.median,
+        rpsIqr: [rps.q1, rps.q3],
+        p50: quantile(rs.map((r) => r.p50), 0.5),
+        p99: quantile(rs.map((r) => r.p99), 0.5),
         non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
         errors: rs.reduce((a, r) => a + r.errors, 0),
         valid: rs.every((r) => r.valid),
         invalid: [...new Set(rs.flatMap((r) => r.invalid))],
+        ratio: ratio?.median ?? null,
+        ratioIqr: ratio ? [ratio.q1, ratio.q3] : null,
+        roundRatios,
+        cache: caches.length === 0 ? null : { hits: sum('hits'), misses: sum('misses'), bypassed: sum('bypassed'), flushes: sum('flushes'), hitRate: reads === 0 ? null : sum('hits') / reads },
         rounds: rs,
       }
     })
-    const bare = rows.find((r) => r.server === 'bare')
-    for (const row of rows) {
-      row.ratio = bare ? row.rps / bare.rps : null
-      // Each round's ratio against bare in the same round: how stable the ratio is.
-      row.roundRatios = bare ? row.rounds.map((r, i) => r.rps / bare.rounds[i].rps) : null
-    }
     return {
       scenario,
       title: spec.title,
-      settings: { connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds },
+      settings: { connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, pinning: o.pinning },
       rows,
     }
   } finally {

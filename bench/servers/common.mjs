@@ -7,7 +7,7 @@
  * - the JSON bodies of /dashboard, /cart and the errors;
  * - the protocol with the harness (bench/lib/servers.mjs), over the fork() IPC channel:
  *   the server sends `{ type: 'ready', url }` once listening; it answers `{ type: 'mem' }` with
- *   `process.memoryUsage()`; `{ type: 'stop' }`, SIGTERM, SIGINT or a lost parent close it and
+ *   `process.memoryUsage()` and `{ type: 'stats' }` with its store's counters (or null); `{ type: 'stop' }`, SIGTERM, SIGINT or a lost parent close it and
  *   exit 0 — a normal exit, so `node --cpu-prof` writes its profile.
  */
 import { RedisStore } from 'connect-redis'
@@ -85,10 +85,11 @@ export const css = (() => {
 })()
 
 /**
- * Tell the harness we listen on `url`, and wire up memory queries and shutdown. `close` stops the
- * server and its store; it gets 5 s, then the process exits anyway.
+ * Tell the harness we listen on `url`, and wire up memory and stats queries and shutdown. `close`
+ * stops the server and its store; it gets 5 s, then the process exits anyway. `stats` answers the
+ * harness's `stats` query (sessionkit: the RedisStore client cache's counters).
  */
-export function announce(url, close) {
+export function announce(url, close, stats = () => null) {
   let stopping = false
   const stop = () => {
     if (stopping) return
@@ -101,6 +102,7 @@ export function announce(url, close) {
   }
   process.on('message', (msg) => {
     if (msg?.type === 'mem') process.send?.({ type: 'mem', id: msg.id, mem: process.memoryUsage() })
+    else if (msg?.type === 'stats') process.send?.({ type: 'stats', id: msg.id, stats: stats() })
     else if (msg?.type === 'stop') stop()
   })
   process.once('SIGTERM', stop)

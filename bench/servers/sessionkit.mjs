@@ -7,7 +7,7 @@
  * exactly the flood that limit refuses (SECURITY.md §2.1); the bench measures the engine.
  *
  * Environment: BENCH_STORE (memory | redis), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS_FILE,
- * SESSION_SECRET, BCRYPT_COST.
+ * SESSION_SECRET, BCRYPT_COST, BENCH_CLIENT_CACHE (off: no client-side cache on Redis).
  */
 import { startServer } from '../../dist/server/app.js'
 import { loadConfig } from '../../dist/server/config.js'
@@ -22,10 +22,12 @@ const config = loadConfig({
   USERS_FILE: required('BENCH_USERS_FILE'),
   REDIS_URL: '',
   REDIS_CLUSTER_NODES: '',
+  REDIS_SENTINELS: '',
   WORKERS: '1',
   ANON_SESSION_LIMIT: '0',
 })
-const overrides =
-  kind === 'redis' ? { store: new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX') }) } : {}
-const running = await startServer(config, overrides)
-announce(running.url, () => running.close(2000))
+// BENCH_CLIENT_CACHE=off: the RedisStore without its client-side cache (REDIS_CLIENT_CACHE=off).
+const clientCache = process.env.BENCH_CLIENT_CACHE === 'off' ? { clientCache: false } : {}
+const store = kind === 'redis' ? new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX'), ...clientCache }) : undefined
+const running = await startServer(config, store === undefined ? {} : { store })
+announce(running.url, () => running.close(2000), () => store?.clientCacheStats() ?? null)

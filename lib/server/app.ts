@@ -50,9 +50,11 @@ export function createStore(config: StoreConfig, prefix = 'sk:', memory: Hardeni
     case 'memory':
       return new MemoryStore(memory)
     case 'redis':
-      return new RedisStore({ url: config.url, prefix })
+      return new RedisStore({ url: config.url, prefix, ...(config.clientCache === false ? { clientCache: false } : {}) })
     case 'cluster':
       return new RedisStore({ clusterNodes: config.nodes, prefix })
+    case 'sentinel':
+      return new RedisStore({ sentinel: config.sentinel, prefix, ...(config.clientCache === false ? { clientCache: false } : {}) })
   }
 }
 

@@ -11,6 +11,14 @@
  * | SESSION_SECRET       | random (dev only)          | comma-separated secrets, the first signs       |
  * | REDIS_URL            | (unset → memory store)     | Redis for sessions and login counters          |
  * | REDIS_CLUSTER_NODES  | (unset)                    | `host:port,host:port,…` → Redis Cluster        |
+ * | REDIS_SENTINELS      | (unset)                    | `host:port,…` of Redis Sentinels → HA master   |
+ * | REDIS_SENTINEL_NAME  | (required with SENTINELS)  | master name the sentinels monitor              |
+ * | REDIS_SENTINEL_USERNAME, REDIS_SENTINEL_PASSWORD | | ACL user/password of the sentinels (ioredis   |
+ * |                      |                            | `sentinelUsername` / `sentinelPassword`)       |
+ * | REDIS_USERNAME, REDIS_PASSWORD | (unset)          | ACL user/password of the master (Sentinel mode;|
+ * |                      |                            | with REDIS_URL put them in the URL)            |
+ * | REDIS_CLIENT_CACHE   | on                         | `off`: no in-process cache of session records  |
+ * |                      |                            | (CLIENT TRACKING; always off on Cluster)       |
  * | REDIS_PREFIX         | sk:                        | prefix of every Redis key (several apps, tests)|
  * | USERS_FILE           | (unset → demo users)       | JSON file of users with bcrypt hashes          |
  * | WORKERS              | 1                          | processes (node:cluster); needs Redis          |
@@ -37,10 +45,22 @@ export { redactCredentials }
  */
 export const MAX_BCRYPT_COST_SETTING = 15
 
+/** Redis Sentinel settings, named as ioredis names them. */
+export interface SentinelConfig {
+  sentinels: Array<{ host: string; port: number }>
+  name: string
+  sentinelUsername?: string
+  sentinelPassword?: string
+  username?: string
+  password?: string
+}
+
+/** `clientCache: false` when REDIS_CLIENT_CACHE=off (absent: the store's default, on). */
 export type StoreConfig =
   | { kind: 'memory' }
-  | { kind: 'redis'; url: string }
+  | { kind: 'redis'; url: string; clientCache?: false }
   | { kind: 'cluster'; nodes: Array<{ host: string; port: number }> }
+  | { kind: 'sentinel'; sentinel: SentinelConfig; clientCache?: false }
 
 export interface ServerConfig {
   port: number
@@ -83,12 +103,12 @@ function bool(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
 }
 
-function parseNodes(raw: string): Array<{ host: string; port: number }> {
+function parseNodes(raw: string, name = 'REDIS_CLUSTER_NODES'): Array<{ host: string; port: number }> {
   return raw.split(',').map((entry) => {
     const m = /^\s*([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(entry)
     const port = Number(m?.[2])
     if (m === null || port < 1 || port > 65535) {
-      throw new ConfigError(`REDIS_CLUSTER_NODES must be host:port,host:port,…; bad entry "${entry}"`)
+      throw new ConfigError(`${name} must be host:port,host:port,…; bad entry "${entry}"`)
     }
     return { host: (m[1] as string).replace(/^\[|\]$/g, ''), port }
   })
@@ -108,6 +128,32 @@ function timeouts(env: NodeJS.ProcessEnv): ServerConfig['timeouts'] {
   return out
 }
 
+/** Which store: Cluster, else Sentinel, else one Redis node, else memory. */
+function storeConfig(env: NodeJS.ProcessEnv): StoreConfig {
+  const set = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name])
+  const cacheRaw = (set('REDIS_CLIENT_CACHE') ?? 'on').toLowerCase()
+  if (cacheRaw !== 'on' && cacheRaw !== 'off') throw new ConfigError(`REDIS_CLIENT_CACHE must be on or off, got "${env.REDIS_CLIENT_CACHE}"`)
+  const cache = cacheRaw === 'off' ? { clientCache: false as const } : {}
+  const clusterNodes = set('REDIS_CLUSTER_NODES')
+  if (clusterNodes !== undefined) return { kind: 'cluster', nodes: parseNodes(clusterNodes) }
+  const sentinels = set('REDIS_SENTINELS')
+  if (sentinels !== undefined) {
+    const name = set('REDIS_SENTINEL_NAME')
+    if (name === undefined) throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the master name the sentinels monitor)')
+    const sentinel: SentinelConfig = { sentinels: parseNodes(sentinels, 'REDIS_SENTINELS'), name }
+    const optional = { sentinelUsername: 'REDIS_SENTINEL_USERNAME', sentinelPassword: 'REDIS_SENTINEL_PASSWORD', username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD' } as const
+    for (const [key, variable] of Object.entries(optional)) {
+      const value = set(variable)
+      if (value !== undefined) sentinel[key as keyof typeof optional] = value
+    }
+    return { kind: 'sentinel', sentinel, ...cache }
+  }
+  const url = set('REDIS_URL')
+  if (url === undefined) return { kind: 'memory' }
+  if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redactCredentials(url)}"`)
+  return { kind: 'redis', url, ...cache }
+}
+
 /** Read and validate the configuration from `env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production'
@@ -125,22 +171,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
       throw new ConfigError(`SESSION_SECRET entry ${i} is shorter than ${MIN_SECRET_BYTES} bytes; use e.g. \`openssl rand -base64 32\``)
     }
   })
-  let store: StoreConfig = { kind: 'memory' }
-  if (env.REDIS_CLUSTER_NODES !== undefined && env.REDIS_CLUSTER_NODES !== '') {
-    store = { kind: 'cluster', nodes: parseNodes(env.REDIS_CLUSTER_NODES) }
-  } else if (env.REDIS_URL !== undefined && env.REDIS_URL !== '') {
-    if (!/^rediss?:\/\//.test(env.REDIS_URL)) {
-      throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redactCredentials(env.REDIS_URL)}"`)
-    }
-    store = { kind: 'redis', url: env.REDIS_URL }
-  }
+  const store = storeConfig(env)
   const redisPrefix = env.REDIS_PREFIX !== undefined && env.REDIS_PREFIX !== '' ? env.REDIS_PREFIX : 'sk:'
   // A brace would change which Cluster slot keys hash to (lib/users/redis.ts relies on its tag).
   if (!/^[\w:.-]{1,64}$/.test(redisPrefix)) throw new ConfigError(`REDIS_PREFIX must be 1–64 of A-Z a-z 0-9 _ - . :, got "${redisPrefix}"`)
   const workers = integer(env, 'WORKERS', 1, 1, 64)
   const trustProxy = bool(env, 'TRUST_PROXY')
   if (workers > 1 && store.kind === 'memory') {
-    throw new ConfigError('WORKERS > 1 needs a shared store: the memory store lives in one process, so set REDIS_URL or REDIS_CLUSTER_NODES')
+    throw new ConfigError('WORKERS > 1 needs a shared store: the memory store lives in one process, so set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES')
   }
   return {
     port: integer(env, 'PORT', 3000, 0, 65535),

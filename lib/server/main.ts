@@ -11,7 +11,7 @@ import { ConfigError, loadConfig, redactCredentials, type ServerConfig } from '.
 /** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
 const SHUTDOWN_MS = 5000
 
-const STORE_NAMES = { memory: 'memory store', redis: 'Redis store', cluster: 'Redis Cluster store' } as const
+const STORE_NAMES = { memory: 'memory store', redis: 'Redis store', cluster: 'Redis Cluster store', sentinel: 'Redis Sentinel store' } as const
 
 function describe(config: ServerConfig): string {
   return STORE_NAMES[config.store.kind]

@@ -26,12 +26,21 @@
  * **Nothing hangs.** ioredis queues commands while disconnected and by default retries them for a
  * long time; a session lookup must instead fail fast (503) and recover by itself. See
  * {@link RedisStoreOptions.commandTimeoutMs}.
+ *
+ * **Reads from memory.** With the client cache (on by default except on Cluster,
+ * {@link RedisStoreOptions.clientCache}), `get` answers from process memory what it read before,
+ * and Redis itself reports every change of those keys (lib/stores/redis-tracking.ts). What another
+ * process sees, and when: a write, touch or destroy here drops the local entry as soon as it
+ * settles; in every other process Redis's invalidation message drops it a moment later (well
+ * under 50 ms; test/stores/redis-cache.ts measures the worst case). Only `get` uses the cache:
+ * `listByUser` and `destroyByUser` always read Redis.
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
 import { redactCredentials } from '../redact.js'
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js'
+import { RedisTracking, type Loader, type TrackingStats } from './redis-tracking.js'
 
 /** A node to start Cluster discovery from. */
 export interface ClusterNodeAddress {
@@ -40,9 +49,36 @@ export interface ClusterNodeAddress {
 }
 
 /**
- * Options of {@link RedisStore}. Give exactly one of `client`, `url`, `clusterNodes`.
- * Anything more specific (TLS settings, Cluster passwords, Sentinel) → build the ioredis client
- * yourself and pass it as `client`.
+ * Redis Sentinel: where to ask for the current master of `name`. The names are ioredis's own
+ * (`sentinels`, `name`, `sentinelUsername`, `sentinelPassword`, `username`, `password`, `db`).
+ */
+export interface RedisSentinelOptions {
+  /** Some sentinels of the deployment (ioredis learns the others from them). */
+  sentinels: readonly ClusterNodeAddress[]
+  /** The master's name in the sentinels' configuration (`sentinel monitor <name> …`). */
+  name: string
+  /** ACL user and password for the sentinels themselves (`requirepass` in sentinel.conf). */
+  sentinelUsername?: string
+  sentinelPassword?: string
+  /** ACL user and password for the master (and replicas). */
+  username?: string
+  password?: string
+  /** Database number. Default: 0. */
+  db?: number
+}
+
+/** Options of the store's client-side cache (see {@link RedisStoreOptions.clientCache}). */
+export interface RedisClientCacheOptions {
+  /** Most session records kept in memory (LRU). Default: `10_000`. */
+  maxEntries?: number
+  /** Staleness bound when a connection hangs instead of closing (RedisTracking's `leaseMs`). Default: `1000`. */
+  leaseMs?: number
+}
+
+/**
+ * Options of {@link RedisStore}. Give exactly one of `client`, `url`, `clusterNodes`, `sentinel`.
+ * Anything more specific (TLS settings, Cluster passwords) → build the ioredis client yourself
+ * and pass it as `client`.
  */
 export interface RedisStoreOptions {
   /**
@@ -62,6 +98,29 @@ export interface RedisStoreOptions {
    * `Cluster` client (auto-pipelining off, see makeClient). Default: none.
    */
   clusterNodes?: readonly ClusterNodeAddress[]
+  /**
+   * Redis Sentinel (high availability without Cluster): the store creates and owns a client that
+   * asks the sentinels for the master, follows failovers (ioredis's `failoverDetector`) and
+   * reconnects on a READONLY reply from a demoted master. During a failover every operation
+   * fails fast (503) until the new master answers. What a failover can lose: Redis replicates
+   * asynchronously, so a write the old master acknowledged but had not yet sent to the promoted
+   * replica is gone (a login, logout or cart change of the last moments before the crash; a lost
+   * logout means the session is still valid). `WAIT 1 <ms>` after each write would close that
+   * window at the price of a replica round trip per write; the store does not issue it. Default: none.
+   */
+  sentinel?: RedisSentinelOptions
+  /**
+   * Keep session records read in memory, kept coherent by Redis itself (`CLIENT TRACKING`, see
+   * lib/stores/redis-tracking.ts): a read served from memory costs no round trip, and a change
+   * made by any process (logout, revocation, write, touch, expiry) reaches every other process
+   * in well under 50 ms (test/stores/redis-cache.ts measures it). Writes still go to Redis with
+   * compare-and-set; every read still checks the idle and absolute clocks; an entry never
+   * outlives its record's `expiresAt`. Costs two more connections per store.
+   * `false` turns it off. On by default for one node and Sentinel; not available on Cluster
+   * (tracking is per node: the store would need a reader and a subscriber per master, re-pointed
+   * on every slot migration), where asking for it is an error. Default: `{ maxEntries: 10_000 }`.
+   */
+  clientCache?: false | RedisClientCacheOptions
   /**
    * Prefix of every key the store writes, so several apps can share one Redis. No `{` or `}`: they
    * would change which Cluster slot keys hash to. Default: `'sk:'`.
@@ -94,6 +153,11 @@ type Row = [string, string, string, string, string, string, string, string, stri
  * command that timed out here but still runs when a stalled server resumes.
  */
 export const INDEX_PRUNE_GRACE_MS = 60_000
+/**
+ * For this long after a change by this process, a session is read from Redis, not memory (see
+ * RedisStore's #changing): concurrent writers on one session retry within milliseconds.
+ */
+export const RECENT_CHANGE_MS = 100
 /** How long close() lets QUIT drain in-flight replies before it cuts the connection. */
 const QUIT_WAIT_MS = 1000
 
@@ -116,6 +180,12 @@ export class RedisStore implements Store {
   readonly #prefix: string
   readonly #timeoutMs: number
   readonly #onError: (err: Error) => void
+  /** The client-side cache of session records (undefined: off). */
+  readonly #cache: RedisTracking<SessionRecord> | undefined
+  /** Session keys with a change of this process in flight → how many (see #changing). */
+  readonly #changes = new Map<string, number>()
+  /** Session keys this process changed lately → until when they are read from Redis (#changing). */
+  readonly #recent = new Map<string, number>()
   #closed = false
   #closing: Promise<void> | undefined
 
@@ -124,13 +194,25 @@ export class RedisStore implements Store {
     this.#prefix = o.prefix
     this.#timeoutMs = o.commandTimeoutMs
     this.#owned = o.client === undefined
-    this.#client = (o.client ?? makeClient(o.url, o.clusterNodes, o.commandTimeoutMs)) as Client
+    this.#client = (o.client ?? makeClient(o, o.commandTimeoutMs)) as Client
     this.#cluster = (this.#client as { isCluster?: boolean }).isCluster === true
     for (const [name, definition] of Object.entries(SCRIPTS)) this.#client.defineCommand(name, definition)
     // An EventEmitter throws on an 'error' event nobody listens to; a blip of the connection must
     // not crash the process, on our client or on yours.
     this.#onError = (err: Error) => o.onClientError(err)
     this.#client.on('error', this.#onError)
+    if (o.clientCache !== false) {
+      this.#cache = new RedisTracking<SessionRecord>({ client: this.#client as Redis, ...o.clientCache, onError: this.#onError })
+      for (const [name, definition] of Object.entries(SCRIPTS)) this.#cache.reader.defineCommand(name, definition)
+    }
+  }
+
+  /**
+   * The client-side cache's counters (hits, misses, bypassed reads, invalidations, flushes,
+   * size), or `null` when it is off. For metrics and the benchmark's hit rate.
+   */
+  clientCacheStats(): TrackingStats | null {
+    return this.#cache === undefined ? null : this.#cache.stats()
   }
 
   /**
@@ -147,7 +229,24 @@ export class RedisStore implements Store {
   }
 
   get(key: string): Promise<SessionRecord | null> {
-    return this.#run('get', () => this.#read(key))
+    const cache = this.#cache
+    const sk = this.#sessionKey(key)
+    if (cache === undefined || this.#changedLately(sk)) return this.#run('get', () => this.#read(key))
+    // A hit costs no timer and no round trip; the engine still checks both clocks on the record.
+    // A copy, as from every store: the caller may do what it likes with its object.
+    const hit = this.#closed ? undefined : cache.peek(sk)
+    if (hit !== undefined) return Promise.resolve({ ...hit })
+    return this.#run('get', async () => {
+      const record = await cache.get(sk, this.#load)
+      return record === null ? null : { ...record }
+    })
+  }
+
+  /** Fills the cache: the same script, on the tracking connection, so Redis tracks the key. */
+  readonly #load: Loader<SessionRecord> = async (reader, sk) => {
+    const record = parseRecord(await (reader as unknown as ScriptCommands).sessionkitGet(sk))
+    // Frozen: one object is handed to every request that reads this session until it changes.
+    return record === null ? null : { value: Object.freeze(record), expiresAt: record.expiresAt }
   }
 
   create(key: string, record: SessionRecord): Promise<boolean> {
@@ -155,10 +254,11 @@ export class RedisStore implements Store {
       const r = record
       // Index first (see the module comment): a crash now leaves only a stale entry.
       if (r.userId !== null) await this.#index(r.userId, r.handle, key, r.absoluteExpiresAt)
-      const created = await this.#client.sessionkitCreate(this.#sessionKey(key), ttlMs(r.expiresAt),
+      const sk = this.#sessionKey(key)
+      const created = await this.#changing(sk, () => this.#client.sessionkitCreate(sk, ttlMs(r.expiresAt),
         String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
         String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip,
-        String(r.credentialVersion))
+        String(r.credentialVersion)))
       return Number(created) === 1
     })
   }
@@ -170,12 +270,12 @@ export class RedisStore implements Store {
         String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? '', String(u.credentialVersion)] as const
       const [version, ttl, ...rest] = args
       const sk = this.#sessionKey(key)
-      let reply = await this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest)
+      let reply = await this.#changing(sk, () => this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest))
       if (reply[0] === 'rebind') {
         // Binding to a new user: index the session under that user first, then write. The first
         // call changed nothing, so the compare-and-set still decides everything.
         await this.#index(u.userId as string, reply[1], key, Number(reply[2]))
-        reply = await this.#client.sessionkitWrite(sk, version, '1', ttl, ...rest)
+        reply = await this.#changing(sk, () => this.#client.sessionkitWrite(sk, version, '1', ttl, ...rest))
       }
       if (reply[0] !== 'ok') return reply[0] as 'conflict' | 'missing'
       const [, oldUserId, handle] = reply
@@ -188,7 +288,7 @@ export class RedisStore implements Store {
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
     return this.#run('touch', async () => {
       const sk = this.#sessionKey(key)
-      return Number(await this.#client.sessionkitTouch(sk, ttlMs(expiresAt), String(lastSeenAt), String(expiresAt))) === 1
+      return Number(await this.#changing(sk, () => this.#client.sessionkitTouch(sk, ttlMs(expiresAt), String(lastSeenAt), String(expiresAt)))) === 1
     })
   }
 
@@ -266,6 +366,7 @@ export class RedisStore implements Store {
 
   async #shutdown(): Promise<void> {
     this.#closed = true
+    await this.#cache?.close()
     const client = this.#client
     if (!this.#owned) {
       client.off('error', this.#onError)
@@ -316,30 +417,53 @@ export class RedisStore implements Store {
 
   /** One round trip: a script answers the whole record as one JSON array (see redis-scripts.ts). */
   async #read(key: string): Promise<SessionRecord | null> {
-    const packed = await this.#client.sessionkitGet(this.#sessionKey(key))
-    if (packed === null) return null
-    const [v, d, c, l, e, a, r, u, h, ua, ip, cv] = JSON.parse(packed) as Row
-    // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
-    // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
-    if (Number(e) <= Date.now()) return null
-    return {
-      version: Number(v),
-      data: d,
-      createdAt: Number(c),
-      lastSeenAt: Number(l),
-      expiresAt: Number(e),
-      absoluteExpiresAt: Number(a),
-      remember: r === '1',
-      userId: u === '' ? null : u,
-      handle: h,
-      userAgent: ua,
-      ip,
-      credentialVersion: Number(cv),
-    }
+    return parseRecord(await this.#client.sessionkitGet(this.#sessionKey(key)))
+  }
+
+  /**
+   * Send the command `send` makes, which changes the session key `sk`. Once it settles, whatever
+   * the outcome (a timed-out command may still run), the cached record is dropped, with whatever
+   * a read racing the change brought in; Redis's invalidation tells the other processes.
+   *
+   * While the change is on its way, and for {@link RECENT_CHANGE_MS} after, `get` of `sk` reads
+   * Redis on the connection the changes use, never memory or the cache's own connection: a
+   * record read there could be older than a change already sent (two connections are not
+   * ordered), and a write with its version is a needless conflict. Eight concurrent writers on
+   * one session showed it as a retry budget used up. Nothing is lost: right after a change the
+   * record is not in memory anyway.
+   */
+  #changing<T>(sk: string, send: () => Promise<T>): Promise<T> {
+    const cache = this.#cache
+    if (cache === undefined) return send()
+    cache.invalidate(sk)
+    this.#changes.set(sk, (this.#changes.get(sk) ?? 0) + 1)
+    return send().finally(() => {
+      const left = (this.#changes.get(sk) as number) - 1
+      if (left > 0) this.#changes.set(sk, left)
+      else this.#changes.delete(sk)
+      cache.invalidate(sk)
+      const now = Date.now()
+      // Re-inserted last: the map stays in the order of these deadlines, so the expired ones are
+      // always at the front and pruning stops at the first live one.
+      this.#recent.delete(sk)
+      this.#recent.set(sk, now + RECENT_CHANGE_MS)
+      for (const [key, until] of this.#recent) {
+        if (until > now) break
+        this.#recent.delete(key)
+      }
+    })
+  }
+
+  /** True while `sk` has a change of this process on its way or just made (see #changing). */
+  #changedLately(sk: string): boolean {
+    if (this.#changes.has(sk)) return true
+    const until = this.#recent.get(sk)
+    return until !== undefined && until > Date.now()
   }
 
   async #destroy(key: string): Promise<boolean> {
-    const gone = await this.#client.sessionkitDestroy(this.#sessionKey(key))
+    const sk = this.#sessionKey(key)
+    const gone = await this.#changing(sk, () => this.#client.sessionkitDestroy(sk))
     if (gone === null) return false
     const [userId, handle] = gone
     // After the DEL (see the module comment).
@@ -388,6 +512,29 @@ export class RedisStore implements Store {
   }
 }
 
+/** The get script's answer (one JSON array, or null) as a record; null if missing or expired. */
+function parseRecord(packed: string | null): SessionRecord | null {
+  if (packed === null) return null
+  const [v, d, c, l, e, a, r, u, h, ua, ip, cv] = JSON.parse(packed) as Row
+  // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
+  // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
+  if (Number(e) <= Date.now()) return null
+  return {
+    version: Number(v),
+    data: d,
+    createdAt: Number(c),
+    lastSeenAt: Number(l),
+    expiresAt: Number(e),
+    absoluteExpiresAt: Number(a),
+    remember: r === '1',
+    userId: u === '' ? null : u,
+    handle: h,
+    userAgent: ua,
+    ip,
+    credentialVersion: Number(cv),
+  }
+}
+
 /** Milliseconds from now until `at` (may be ≤ 0: the scripts then store nothing / delete). */
 function ttlMs(at: number): number {
   return Math.ceil(at - Date.now())
@@ -412,13 +559,13 @@ function toStoreError(op: string, err: unknown): StoreError {
  * after one reconnect attempt instead of 20 (ioredis's default, ~10 s or more), and the offline
  * queue stays on so commands issued during a reconnect still go out once it succeeds.
  */
-function makeClient(url: string | undefined, nodes: readonly ClusterNodeAddress[] | undefined, timeoutMs: number): Redis | Cluster {
+function makeClient(o: Resolved, timeoutMs: number): Redis | Cluster {
   const common = { commandTimeout: timeoutMs, maxRetriesPerRequest: 1 }
-  if (nodes !== undefined) {
+  if (o.clusterNodes !== undefined) {
     // No enableAutoPipelining on Cluster: ioredis groups auto-pipelines by slot owner and has had
     // bugs there for years ("All keys in the pipeline should belong to the same slots allocation
     // group", redis/ioredis#1248, #2109 for EVALSHA); a failed pipeline fails every command in it.
-    return new Cluster([...nodes], {
+    return new Cluster([...o.clusterNodes], {
       clusterRetryStrategy: retryStrategy,
       slotsRefreshTimeout: timeoutMs,
       redisOptions: common,
@@ -426,7 +573,28 @@ function makeClient(url: string | undefined, nodes: readonly ClusterNodeAddress[
   }
   // Auto-pipelining sends all commands issued in one event-loop tick as one write, which is what
   // makes listByUser's N reads one round trip.
-  return new Redis(url as string, { ...common, retryStrategy, enableAutoPipelining: true })
+  const fast = { ...common, retryStrategy, enableAutoPipelining: true }
+  if (o.sentinel !== undefined) {
+    const { sentinels, ...rest } = o.sentinel
+    return new Redis({
+      ...fast,
+      ...rest,
+      sentinels: sentinels.map(({ host, port }) => ({ host, port })),
+      sentinelRetryStrategy: retryStrategy,
+      // Told by the sentinels (+switch-master) instead of waiting for the old master to fail.
+      failoverDetector: true,
+      reconnectOnError: reconnectOnReadonly,
+    })
+  }
+  return new Redis(o.url as string, fast)
+}
+
+/**
+ * A demoted master (Sentinel) answers writes with READONLY: reconnect, which asks the sentinels
+ * for the master again (ioredis `reconnectOnError`). Exported for tests.
+ */
+export function reconnectOnReadonly(err: Error): boolean {
+  return err.message.startsWith('READONLY')
 }
 
 /** How often the default `onClientError` prints (a down Redis errors on every reconnect). */
@@ -437,6 +605,8 @@ interface Resolved {
   client: Redis | Cluster | undefined
   url: string | undefined
   clusterNodes: readonly ClusterNodeAddress[] | undefined
+  sentinel: RedisSentinelOptions | undefined
+  clientCache: false | RedisClientCacheOptions
   prefix: string
   commandTimeoutMs: number
   onClientError: (err: Error) => void
@@ -451,9 +621,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** Validate every option, naming it in the TypeError (values are not echoed: a URL may hold a password). */
 function resolveOptions(options: RedisStoreOptions): Resolved {
   if (typeof options !== 'object' || options === null) invalid('options', 'must be an object')
-  const { client, url, clusterNodes, prefix = 'sk:', commandTimeoutMs = 1000, onClientError } = options
-  const given = [client, url, clusterNodes].filter((x) => x !== undefined).length
-  if (given !== 1) invalid('client/url/clusterNodes', `must be exactly one, got ${given}`)
+  const { client, url, clusterNodes, sentinel, clientCache, prefix = 'sk:', commandTimeoutMs = 1000, onClientError } = options
+  const given = [client, url, clusterNodes, sentinel].filter((x) => x !== undefined).length
+  if (given !== 1) invalid('client/url/clusterNodes/sentinel', `must be exactly one, got ${given}`)
   if (client !== undefined && !isClient(client)) invalid('client', 'must be an ioredis Redis or Cluster')
   if (url !== undefined && !isRedisUrl(url)) invalid('url', 'must be a redis:// or rediss:// URL')
   if (clusterNodes !== undefined && !(Array.isArray(clusterNodes) && clusterNodes.length > 0 && clusterNodes.every(isNode))) {
@@ -466,9 +636,40 @@ function resolveOptions(options: RedisStoreOptions): Resolved {
   if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_TIMER_MS) {
     invalid('commandTimeoutMs', `must be an integer in [1, ${MAX_TIMER_MS}]`)
   }
+  if (sentinel !== undefined) checkSentinel(sentinel)
   if (onClientError !== undefined && typeof onClientError !== 'function') invalid('onClientError', 'must be a function')
   const log = onClientError ?? throttledErrorLog(ERROR_LOG_INTERVAL_MS, process.stderr.write.bind(process.stderr), Date.now)
-  return { client, url, clusterNodes, prefix, commandTimeoutMs: ms, onClientError: log }
+  const cluster = clusterNodes !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
+  const cache = resolveCache(clientCache, cluster)
+  return { client, url, clusterNodes, sentinel, clientCache: cache, prefix, commandTimeoutMs: ms, onClientError: log }
+}
+
+function checkSentinel(sentinel: unknown): void {
+  if (!isObject(sentinel)) invalid('sentinel', 'must be an object')
+  const { sentinels, name, db } = sentinel
+  if (!(Array.isArray(sentinels) && sentinels.length > 0 && sentinels.every(isNode))) {
+    invalid('sentinel.sentinels', 'must be a non-empty array of { host: string, port: 1..65535 }')
+  }
+  if (typeof name !== 'string' || name === '') invalid('sentinel.name', 'must be a non-empty string')
+  for (const key of ['sentinelUsername', 'sentinelPassword', 'username', 'password'] as const) {
+    if (sentinel[key] !== undefined && typeof sentinel[key] !== 'string') invalid(`sentinel.${key}`, 'must be a string')
+  }
+  if (db !== undefined && !(Number.isInteger(db) && (db as number) >= 0)) invalid('sentinel.db', 'must be a non-negative integer')
+}
+
+/** `clientCache`: off when asked, off by default on Cluster (and refused there when asked for). */
+function resolveCache(clientCache: unknown, cluster: boolean): false | RedisClientCacheOptions {
+  if (clientCache === false) return false
+  if (clientCache !== undefined && !isObject(clientCache)) invalid('clientCache', 'must be false or an object')
+  if (cluster) {
+    if (clientCache !== undefined) invalid('clientCache', 'is not available on Redis Cluster (tracking is per node)')
+    return false
+  }
+  const { maxEntries = 10_000, leaseMs = 1000 } = (clientCache ?? {}) as RedisClientCacheOptions
+  // Checked here, before any connection exists (RedisTracking checks them again).
+  if (!Number.isInteger(maxEntries) || maxEntries < 1) invalid('clientCache.maxEntries', 'must be a positive integer')
+  if (!Number.isInteger(leaseMs) || leaseMs < 4 || leaseMs > MAX_TIMER_MS) invalid('clientCache.leaseMs', `must be an integer in [4, ${MAX_TIMER_MS}]`)
+  return { maxEntries, leaseMs }
 }
 
 function isClient(client: unknown): boolean {

@@ -61,6 +61,25 @@ t.test('hardening variables', async (t) => {
   })
 })
 
+t.test('Redis Sentinel and the client cache', async (t) => {
+  t.same(loadConfig({ REDIS_SENTINELS: '127.0.0.1:26379,[::1]:26380', REDIS_SENTINEL_NAME: 'mymaster', REDIS_URL: 'redis://x' }).store, {
+    kind: 'sentinel',
+    sentinel: { sentinels: [{ host: '127.0.0.1', port: 26379 }, { host: '::1', port: 26380 }], name: 'mymaster' },
+  }, 'sentinels win over REDIS_URL')
+  t.same(loadConfig({
+    REDIS_SENTINELS: 'h:1', REDIS_SENTINEL_NAME: 'm', REDIS_SENTINEL_USERNAME: 'su', REDIS_SENTINEL_PASSWORD: 'sp',
+    REDIS_USERNAME: 'u', REDIS_PASSWORD: 'p', REDIS_CLIENT_CACHE: 'OFF',
+  }).store, {
+    kind: 'sentinel',
+    sentinel: { sentinels: [{ host: 'h', port: 1 }], name: 'm', sentinelUsername: 'su', sentinelPassword: 'sp', username: 'u', password: 'p' },
+    clientCache: false,
+  }, 'passwords as ioredis names them')
+  t.same(loadConfig({ REDIS_URL: 'redis://x', REDIS_CLIENT_CACHE: 'off' }).store, { kind: 'redis', url: 'redis://x', clientCache: false })
+  t.same(loadConfig({ REDIS_URL: 'redis://x', REDIS_CLIENT_CACHE: 'on' }).store, { kind: 'redis', url: 'redis://x' })
+  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'h:1', REDIS_CLIENT_CACHE: 'off' }).store, { kind: 'cluster', nodes: [{ host: 'h', port: 1 }] }, 'always off on Cluster')
+  t.equal(loadConfig({ REDIS_SENTINELS: 'h:1', REDIS_SENTINEL_NAME: 'm', WORKERS: '2' }).workers, 2, 'Sentinel is a shared store')
+})
+
 const bad: Array<[string, Record<string, string>]> = [
   ['login limit zero', { LOGIN_PAIR_LIMIT: '0' }],
   ['login window not a number', { LOGIN_WINDOW_MS: '15m' }],
@@ -88,6 +107,9 @@ const bad: Array<[string, Record<string, string>]> = [
   ['redis url scheme', { REDIS_URL: 'http://127.0.0.1:6379' }],
   ['cluster node without port', { REDIS_CLUSTER_NODES: '127.0.0.1' }],
   ['cluster port zero', { REDIS_CLUSTER_NODES: '127.0.0.1:0' }],
+  ['sentinels without a master name', { REDIS_SENTINELS: '127.0.0.1:26379' }],
+  ['sentinel without port', { REDIS_SENTINELS: '127.0.0.1', REDIS_SENTINEL_NAME: 'm' }],
+  ['client cache junk', { REDIS_URL: 'redis://x', REDIS_CLIENT_CACHE: 'maybe' }],
   ['redis prefix with a hash tag', { REDIS_PREFIX: 'a{b}:' }],
 ]
 for (const [name, env] of bad) {

@@ -70,6 +70,17 @@ t.test('createStore and serverUrl', async (t) => {
   t.type(cluster, RedisStore)
   t.equal(cluster.kind, 'redis')
   await cluster.close()
+  const uncached = createStore({ kind: 'redis', url: 'redis://127.0.0.1:1', clientCache: false }) as RedisStore
+  t.equal(uncached.clientCacheStats(), null, 'REDIS_CLIENT_CACHE=off')
+  await uncached.close()
+  const cachedStore = createStore({ kind: 'redis', url: 'redis://127.0.0.1:1' }) as RedisStore
+  t.not(cachedStore.clientCacheStats(), null, 'on by default')
+  await cachedStore.close()
+  for (const clientCache of [undefined, false] as const) {
+    const sentinel = createStore({ kind: 'sentinel', sentinel: { sentinels: [{ host: '127.0.0.1', port: 1 }], name: 'm' }, ...(clientCache === false ? { clientCache } : {}) }) as RedisStore
+    t.equal(sentinel.clientCacheStats() === null, clientCache === false, `sentinel, clientCache ${String(clientCache)}`)
+    await sentinel.close()
+  }
   t.equal(serverUrl('0.0.0.0', 80), 'http://127.0.0.1:80')
   t.equal(serverUrl('::', 80), 'http://127.0.0.1:80')
   t.equal(serverUrl('::1', 81), 'http://[::1]:81')
