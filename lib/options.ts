@@ -85,7 +85,22 @@ export interface SessionManagerOptions {
    * remote address.
    */
   clientIp?: (req: IncomingMessage) => string
+  /**
+   * Most live sessions one user may hold (OWASP ASVS 5.0 7.1.2), enforced atomically by the store
+   * whenever a session bound to a user is created — `regenerate()` at login does that. A session
+   * bound to a user later by `setUser()` without `regenerate()` is not counted at that moment.
+   * `0` turns the limit off. Default `0`.
+   */
+  maxSessionsPerUser?: number
+  /**
+   * What a login at the limit does: `'evict-oldest'` ends that user's least recently used session
+   * and succeeds; `'refuse'` fails the commit with a `SessionLimitError` (`ERR_SESSION_LIMIT`, answer
+   * 429). Default `'evict-oldest'`.
+   */
+  sessionLimitPolicy?: SessionLimitPolicy
 }
+
+export type SessionLimitPolicy = 'evict-oldest' | 'refuse'
 
 export interface ResolvedCookieOptions {
   readonly name: string
@@ -111,6 +126,8 @@ export interface ResolvedOptions {
   readonly verifiedCacheSize: number
   readonly now: () => number
   readonly clientIp: (req: IncomingMessage) => string
+  readonly maxSessionsPerUser: number
+  readonly sessionLimitPolicy: SessionLimitPolicy
 }
 
 function socketAddress(req: IncomingMessage): string {
@@ -196,6 +213,10 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
   if (typeof now !== 'function') throw invalid('now', 'must be a function')
   const clientIp = input.clientIp ?? socketAddress
   if (typeof clientIp !== 'function') throw invalid('clientIp', 'must be a function')
+  const sessionLimitPolicy = input.sessionLimitPolicy ?? 'evict-oldest'
+  if (sessionLimitPolicy !== 'evict-oldest' && sessionLimitPolicy !== 'refuse') {
+    throw invalid('sessionLimitPolicy', `must be 'evict-oldest' or 'refuse', got ${String(sessionLimitPolicy)}`)
+  }
   return Object.freeze({
     secrets: Object.freeze([...input.secrets]),
     store: input.store,
@@ -210,5 +231,7 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     verifiedCacheSize: duration('verifiedCacheSize', input.verifiedCacheSize, 10_000, 0, 10_000_000),
     now,
     clientIp,
+    maxSessionsPerUser: duration('maxSessionsPerUser', input.maxSessionsPerUser, 0, 0, 1_000_000),
+    sessionLimitPolicy,
   })
 }

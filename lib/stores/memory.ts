@@ -7,7 +7,7 @@
  * eviction policy and a sweeper.
  */
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
-import type { IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 
 /** Options of {@link MemoryStore}. All are optional. */
 export interface MemoryStoreOptions {
@@ -67,6 +67,7 @@ class Entry {
     public readonly handle: string,
     public readonly userAgent: string,
     public readonly ip: string,
+    public readonly authenticatedAt: number | null,
   ) {}
 }
 
@@ -147,15 +148,18 @@ export class MemoryStore implements Store {
     return copy(entry)
   }
 
-  async create(key: string, record: SessionRecord): Promise<boolean> {
+  async create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
     this.#open()
     if (this.#live(key) !== undefined) return false
     // Already expired: storing it would only take a slot (and maybe evict a live session).
     if (record.expiresAt <= this.#now()) return true
+    // The per-user cap is checked and applied in the same synchronous stretch as the insert below:
+    // the event loop is this store's lock, so concurrent creates for one user cannot overshoot.
+    if (limit !== undefined && record.userId !== null && !this.#admit(record.userId, limit)) return 'refused'
     if (this.#sessions.size >= this.#maxSessions) this.#evictOldest()
     const r = record
     const entry = new Entry(r.version, r.data, r.createdAt, r.lastSeenAt, r.expiresAt,
-      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip)
+      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip, r.authenticatedAt)
     this.#sessions.set(key, entry)
     if (entry.userId !== null) this.#index(entry.userId, key)
     return true
@@ -335,6 +339,24 @@ export class MemoryStore implements Store {
     this.#sessions.set(key, entry)
   }
 
+  /**
+   * Make room for one more session of `userId` under `limit`: false if the policy refuses, else
+   * true after ending the least recently used sessions beyond `max - 1`. Synchronous (atomic).
+   */
+  #admit(userId: string, limit: SessionLimit): boolean {
+    const live: Array<[string, Entry]> = []
+    for (const key of this.#users.get(userId) ?? []) {
+      const entry = key === limit.replacing ? undefined : this.#live(key)
+      if (entry !== undefined) live.push([key, entry])
+    }
+    const excess = live.length - limit.max + 1
+    if (excess <= 0) return true
+    if (limit.policy === 'refuse') return false
+    live.sort(([, a], [, b]) => a.lastSeenAt - b.lastSeenAt)
+    for (const [key, entry] of live.slice(0, excess)) this.#remove(key, entry)
+    return true
+  }
+
   #evictOldest(): void {
     const first = this.#sessions.entries().next()
     /* c8 ignore next -- only called when size >= maxSessions >= 1, so there is a first entry */
@@ -375,5 +397,6 @@ function copy(e: Entry): SessionRecord {
     handle: e.handle,
     userAgent: e.userAgent,
     ip: e.ip,
+    authenticatedAt: e.authenticatedAt,
   }
 }

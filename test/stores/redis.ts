@@ -56,6 +56,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
     handle: randomBytes(16).toString('base64url'),
     userAgent: 'ua',
     ip: '127.0.0.1',
+    authenticatedAt: null,
     ...over,
   }
 }
@@ -119,10 +120,10 @@ t.test('key layout: hashes, index, counters, each with a TTL', async (t) => {
   t.equal(await store.create(key, rec), true)
 
   const hash = await raw.hgetall(`${prefix}s:${key}`)
-  t.strictSame(Object.keys(hash).sort(), ['a', 'c', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
+  t.strictSame(Object.keys(hash).sort(), ['a', 'at', 'c', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
   t.strictSame(hash, {
     v: '1', d: rec.data, c: String(rec.createdAt), l: String(rec.lastSeenAt), e: String(rec.expiresAt),
-    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1',
+    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1', at: '',
   })
   const pttl = await raw.pttl(`${prefix}s:${key}`)
   t.ok(pttl > 55_000 && pttl <= 60_000, `session TTL follows expiresAt (${pttl} ms)`)
@@ -265,6 +266,15 @@ t.test('records: corrupt or past expiresAt read as missing; past TTLs delete', a
   })
   await raw.pexpire(`${prefix}s:${stale}`, 60_000)
   t.equal(await store.get(stale), null, 'a record past expiresAt by our clock is not returned')
+
+  const older = newKey()
+  const live = record({ userAgent: 'written before authenticatedAt existed' })
+  await raw.hset(`${prefix}s:${older}`, {
+    v: '1', d: live.data, c: live.createdAt, l: live.lastSeenAt, e: live.expiresAt, a: live.absoluteExpiresAt,
+    r: '0', u: '', h: live.handle, ua: live.userAgent, ip: live.ip,
+  })
+  await raw.pexpire(`${prefix}s:${older}`, 60_000)
+  t.strictSame(await store.get(older), live, 'a record without the at field reads with authenticatedAt null')
 
   const past = newKey()
   t.equal(await store.create(past, record({ expiresAt: Date.now() - 1 })), true, 'creating an expired record succeeds…')
