@@ -63,6 +63,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     cookie: config.production ? { name: '__Host-sid', secure: true } : { name: 'sid' },
     clientIp: (req) => clientIp(req, { trustProxy: config.trustProxy }),
     ...config.timeouts,
+    ...config.sessionLimit,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
   const [users, dummyHash] = await Promise.all([
@@ -79,6 +80,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     bcryptCost: config.bcryptCost,
     trustProxy: config.trustProxy,
     storeKind: store.kind,
+    reauthMaxAgeMs: config.reauthMaxAgeMs,
   })
   return { router, sessions, users, handler: router.handler() }
 }

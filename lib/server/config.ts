@@ -18,8 +18,13 @@
  * | SESSION_IDLE_MS      | 86400000 (24 h)            | idle timeout                                   |
  * | SESSION_REMEMBER_MS  | 2592000000 (30 days)       | idle timeout with "remember me"                |
  * | SESSION_ABSOLUTE_MS  | 2592000000 (30 days)       | absolute lifetime                              |
+ * | REAUTH_MAX_AGE_MS    | 600000 (10 min)            | how recent a password proof sensitive actions  |
+ * |                      |                            | need (else 401 REAUTH_REQUIRED)                |
+ * | MAX_SESSIONS_PER_USER| 10                         | live sessions per user; 0 = no limit           |
+ * | SESSION_LIMIT_POLICY | evict-oldest               | at the limit: `evict-oldest` or `refuse` (429) |
  */
 import { randomBytes } from 'node:crypto'
+import type { SessionLimitPolicy } from '../options.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
 
 export type StoreConfig =
@@ -42,6 +47,10 @@ export interface ServerConfig {
   bcryptCost: number
   /** Session timeouts in ms; unset ones take the session manager's defaults (24 h / 30 d / 30 d). */
   timeouts: { idleTimeoutMs?: number; rememberIdleTimeoutMs?: number; absoluteTimeoutMs?: number }
+  /** How old a password proof may be for a sensitive action (password change, ending sessions, user admin). */
+  reauthMaxAgeMs: number
+  /** Live sessions per user (0 = no limit) and what a login at the limit does. */
+  sessionLimit: { maxSessionsPerUser: number; sessionLimitPolicy: SessionLimitPolicy }
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */
@@ -89,6 +98,20 @@ function timeouts(env: NodeJS.ProcessEnv): ServerConfig['timeouts'] {
   return out
 }
 
+/**
+ * The per-user session limit (OWASP ASVS 5.0 7.1.2). Ten by default: enough for a person's
+ * phone, laptop, tablet and a few browsers, few enough that a stolen password farming sessions,
+ * or a script logging in without ever logging out, stays bounded. `evict-oldest` by default: a
+ * user who forgot to log out somewhere is never locked out, the forgotten session just ends.
+ */
+function sessionLimit(env: NodeJS.ProcessEnv): ServerConfig['sessionLimit'] {
+  const policy = env.SESSION_LIMIT_POLICY === undefined || env.SESSION_LIMIT_POLICY === '' ? 'evict-oldest' : env.SESSION_LIMIT_POLICY
+  if (policy !== 'evict-oldest' && policy !== 'refuse') {
+    throw new ConfigError(`SESSION_LIMIT_POLICY must be evict-oldest or refuse, got "${policy}"`)
+  }
+  return { maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 0, 1_000_000), sessionLimitPolicy: policy }
+}
+
 /** Read and validate the configuration from `env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production'
@@ -129,5 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     trustProxy: bool(env, 'TRUST_PROXY'),
     bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
     timeouts: timeouts(env),
+    // ASVS 5.0 7.5: sensitive actions need a recent proof; ten minutes is Laravel's and Kratos's
+    // order of magnitude (password.confirm: 3 h; privileged_session_max_age: 15 min), kept short.
+    reauthMaxAgeMs: integer(env, 'REAUTH_MAX_AGE_MS', 600_000, 0, 86_400_000),
+    sessionLimit: sessionLimit(env),
   }
 }

@@ -4,14 +4,15 @@
  * password change, health. Every handler is a few lines; the security lives in the layers below
  * (session engine, guards, throttle, password hashing) and is explained there.
  */
-import { requireAdmin, requireAuth } from '../auth/guards.js'
+import { requireAdmin, requireAuth, requireRecentAuth, requireRole } from '../auth/guards.js'
 import { passwordProblem, verifyPassword, hashPassword } from '../auth/password.js'
 import type { LoginThrottle } from '../auth/throttle.js'
 import { clientIp, HttpError, readJsonBody, requireFields, sendJson } from '../http.js'
 import type { SessionManager } from '../manager.js'
 import type { Router } from '../router.js'
+import type { Session } from '../session.js'
 import { storeFailure, type AppContext } from './context.js'
-import type { UserDirectory } from './users.js'
+import type { User, UserDirectory } from './users.js'
 
 export interface RouteDeps {
   sessions: SessionManager
@@ -23,6 +24,8 @@ export interface RouteDeps {
   trustProxy: boolean
   /** What `/healthz` reports as the store. */
   storeKind: string
+  /** How old the password proof may be for a sensitive action (else 401 REAUTH_REQUIRED). */
+  reauthMaxAgeMs: number
 }
 
 /** RFC 5321 §4.5.3.1: a path (address) is at most 254 octets in practice. */
@@ -33,6 +36,36 @@ const MAX_ITEM_LENGTH = 100
 export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): void {
   const { sessions, users, throttle } = deps
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
+
+  /**
+   * The gate of every sensitive action (OWASP ASVS 5.0 7.5.1–7.5.3): a signed-in user (401), with
+   * `role` if given (403), who proved the password within `reauthMaxAgeMs` (401 REAUTH_REQUIRED;
+   * the page then asks for it and retries). One line per route.
+   */
+  async function sensitive(ctx: AppContext, role?: string): Promise<{ session: Session; user: User }> {
+    const session = await ctx.session()
+    const user = role === undefined ? requireAuth(session, users) : requireRole(session, users, role)
+    requireRecentAuth(session, deps.reauthMaxAgeMs, sessions.options.now)
+    return { session, user }
+  }
+
+  /**
+   * Check `password` against the user's, throttled exactly like a login, so a stolen session is no
+   * password-guessing oracle. Throws 429 when throttled, 403 `wrongMessage` when wrong.
+   */
+  async function provePassword(ctx: AppContext, user: User, password: string, wrongMessage: string): Promise<void> {
+    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
+    const verdict = await throttle.check(user.email, client).catch(onStoreFailure)
+    if (!verdict.allowed) {
+      throw new HttpError(429, 'Too many attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
+    }
+    if (!(await verifyPassword(password, user.passwordHash))) {
+      await throttle.recordFailure(user.email, client).catch(onStoreFailure)
+      throw new HttpError(403, wrongMessage)
+    }
+    await throttle.recordSuccess(user.email).catch(onStoreFailure)
+  }
 
   router.post('/login', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { email: 'string', password: 'string', rememberMe: 'boolean?' })
@@ -55,9 +88,49 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
       throw new HttpError(401, 'Invalid credentials')
     }
     await throttle.recordSuccess(body.email).catch(onStoreFailure)
-    // New ID at the privilege change (session fixation), data such as the cart kept.
-    session.regenerate().setUser(user.id).setRemember(body.rememberMe === true)
+    // New ID at the privilege change (session fixation), data such as the cart kept; the password
+    // was just proved (authenticatedAt). At the per-user session limit the commit in reply() ends
+    // the least recently used session, or answers 429 under SESSION_LIMIT_POLICY=refuse.
+    session.regenerate({ authenticated: true }).setUser(user.id).setRemember(body.rememberMe === true)
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
+  })
+
+  // Prove the password again for a sensitive action: a new session ID (ASVS 5.0 7.2.4: the old
+  // one ends), the data and the binding kept, authenticatedAt now.
+  router.post('/reauth', async (ctx) => {
+    const { password } = requireFields(await readJsonBody(ctx.req), { password: 'string' })
+    const problem = passwordProblem(password)
+    if (problem !== null) throw new HttpError(400, problem)
+    const session = await ctx.session()
+    const user = requireAuth(session, users)
+    await provePassword(ctx, user, password, 'Password is incorrect')
+    session.regenerate({ authenticated: true })
+    await ctx.reply(200, { message: 'Re-authenticated' })
+  })
+
+  // How long the session has left, read without extending it (no touch, no Set-Cookie): a page
+  // polling this must not keep an idle session alive. `now` is the server's clock, so the page
+  // can count down without trusting its own.
+  router.get('/session', async (ctx) => {
+    const status = await sessions.peek(ctx.req).catch(onStoreFailure)
+    const user = status?.userId == null ? undefined : users.byId(status.userId)
+    sendJson(ctx.res, 200, {
+      authenticated: user !== undefined,
+      ...(user === undefined ? {} : { user: users.toPublic(user) }),
+      idleExpiresAt: iso(status?.idleExpiresAt ?? null),
+      absoluteExpiresAt: iso(status?.absoluteExpiresAt ?? null),
+      remember: status?.remember ?? false,
+      authenticatedAt: iso(status?.authenticatedAt ?? null),
+      now: iso(sessions.options.now()),
+    }, ['Cache-Control', 'no-store', 'Vary', 'Cookie'])
+  })
+
+  // "Stay signed in": refresh the idle clock now, even within the touch interval.
+  router.post('/session/refresh', async (ctx) => {
+    const session = await ctx.session()
+    requireAuth(session, users)
+    session.touch()
+    await ctx.reply(200, { message: 'Session refreshed' })
   })
 
   router.post('/logout', async (ctx) => {
@@ -81,7 +154,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   })
 
   router.post('/admin/users/:id/revoke-sessions', async (ctx) => {
-    requireAdmin(await ctx.session(), users)
+    await sensitive(ctx, 'admin')
     const target = users.byId(ctx.params.id as string)
     if (target === undefined) throw new HttpError(404, 'User not found')
     const ended = await sessions.revokeUserSessions(target.id).catch(onStoreFailure)
@@ -132,40 +205,30 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     if (handle === session.handle) {
       // Ending the current session is a logout: destroy it and clear the cookie.
       session.destroy()
-    } else if (!(await sessions.revokeSession(user.id, handle).catch(onStoreFailure))) {
-      throw new HttpError(404, 'Session not found')
+    } else {
+      // Ending another session is sensitive (a thief could end the owner's); one's own is not.
+      await sensitive(ctx)
+      if (!(await sessions.revokeSession(user.id, handle).catch(onStoreFailure))) throw new HttpError(404, 'Session not found')
     }
     await ctx.reply(200, { message: 'Session ended' })
   })
 
   router.post('/sessions/revoke-others', async (ctx) => {
-    const session = await ctx.session()
-    const user = requireAuth(session, users)
+    const { session, user } = await sensitive(ctx)
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
     await ctx.reply(200, { message: 'Other sessions ended', ended })
   })
 
   router.post('/password', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { currentPassword: 'string', newPassword: 'string' })
-    const session = await ctx.session()
-    const user = requireAuth(session, users)
+    const { session, user } = await sensitive(ctx)
     const problem = passwordProblem(body.currentPassword) ?? passwordProblem(body.newPassword, { forNew: true })
     if (problem !== null) throw new HttpError(400, problem)
-    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
-    // A stolen session must not become an oracle for guessing the password: same throttle.
-    const verdict = await throttle.check(user.email, client).catch(onStoreFailure)
-    if (!verdict.allowed) {
-      throw new HttpError(429, 'Too many attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
-    }
-    if (!(await verifyPassword(body.currentPassword, user.passwordHash))) {
-      await throttle.recordFailure(user.email, client).catch(onStoreFailure)
-      throw new HttpError(403, 'Current password is incorrect')
-    }
-    await throttle.recordSuccess(user.email).catch(onStoreFailure)
+    await provePassword(ctx, user, body.currentPassword, 'Current password is incorrect')
     await users.setPasswordHash(user.id, await hashPassword(body.newPassword, deps.bcryptCost))
     // OWASP: after a password change, end every other session and renew this one's ID.
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
-    session.regenerate()
+    session.regenerate({ authenticated: true })
     await ctx.reply(200, { message: 'Password changed', ended })
   })
 
