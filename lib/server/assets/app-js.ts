@@ -199,11 +199,14 @@ export const APP_JS = String.raw`'use strict';
   // ---- idle warning: two minutes before the idle timeout, without extending it --------------------
 
   const WARN_MS = 120000;
+  const MAX_TIMER_MS = 3600000; // look again at least hourly (setTimeout overflows past 2^31 ms)
   let idleTimer = 0;
   let tickTimer = 0;
+  let watchGen = 0; // bumped by every stop: an answer for an older watch is ignored
   let deadline = 0; // performance.now() at which the session ends if idle
 
   function stopIdleWatch() {
+    watchGen++;
     clearTimeout(idleTimer);
     clearInterval(tickTimer);
     $('idle-warning').hidden = true;
@@ -212,7 +215,9 @@ export const APP_JS = String.raw`'use strict';
   // GET /session does not slide the idle clock, so watching never keeps an idle session alive.
   // The server's own "now" sets the countdown: the device's clock may be off by minutes.
   async function watchIdle() {
+    const gen = ++watchGen;
     const r = await api('GET', '/session');
+    if (gen !== watchGen) return; // logged out (or watched again) meanwhile
     stopIdleWatch();
     if (!r.ok || !r.data) return;
     if (!r.data.authenticated) return sessionGone();
@@ -220,7 +225,7 @@ export const APP_JS = String.raw`'use strict';
     deadline = performance.now() + left;
     if (left > WARN_MS) {
       // Other requests may have slid the clock meanwhile: look again before warning.
-      idleTimer = setTimeout(() => { watchIdle().catch(() => {}); }, left - WARN_MS);
+      idleTimer = setTimeout(() => { watchIdle().catch(() => {}); }, Math.min(left - WARN_MS, MAX_TIMER_MS));
       return;
     }
     tick();
