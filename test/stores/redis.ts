@@ -224,6 +224,23 @@ t.test('throttledErrorLog: first error, then one line per interval with a count'
   t.notMatch(lines[2], /more/, 'nothing swallowed since')
 })
 
+t.test('session limit: a session evicted before its own create finished is destroyed by its creator', async (t) => {
+  const prefix = `${run}admit:`
+  const store = makeStore({ prefix })
+  const userId = 'racer'
+  const [a, b] = [newKey(), newKey()]
+  const limit = { max: 1, policy: 'evict-oldest' } as const
+  // Issued in one tick: both scans, then both admissions (a's first, then b's, which evicts a's
+  // entry), then both creates. a's session is written after its entry is gone: a must notice.
+  const results = await Promise.all([store.create(a, record({ userId }), limit), store.create(b, record({ userId }), limit)])
+  t.strictSame(results, [true, true], 'both were created')
+  t.equal(await store.get(a), null, 'the evicted one is gone, though its create came after the eviction')
+  t.not(await store.get(b), null)
+  t.strictSame((await store.listByUser(userId)).map((s) => s.key), [b])
+  t.equal(await raw.hlen(`${prefix}u:{${userId}}`), 1, 'one index entry')
+  await store.destroy(b)
+})
+
 t.test('user index: lazy pruning, with a grace period for entries just added', async (t) => {
   const prefix = `${run}prune:`
   const store = makeStore({ prefix })
