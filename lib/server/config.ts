@@ -152,8 +152,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     trustProxy: bool(env, 'TRUST_PROXY'),
     bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
     timeouts: timeouts(env),
-    // ASVS 5.0 7.5: sensitive actions need a recent proof; ten minutes is Laravel's and Kratos's
-    // order of magnitude (password.confirm: 3 h; privileged_session_max_age: 15 min), kept short.
+    // ASVS 5.0 7.5: sensitive actions need a recent proof. Ory Kratos defaults its
+    // privileged_session_max_age to 15 minutes, Laravel its password.confirm timeout to 3 hours;
+    // ten minutes keeps short the window in which a stolen cookie alone can act.
     reauthMaxAgeMs: integer(env, 'REAUTH_MAX_AGE_MS', 600_000, 0, 86_400_000),
     sessionLimit: sessionLimit(env),
   }
