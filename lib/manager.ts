@@ -65,6 +65,8 @@ export interface SessionStatus {
   remember: boolean
   /** When the user last proved their credentials, or null. */
   authenticatedAt: number | null
+  /** The credential version the session was bound with (see `Session.credentialVersion`). */
+  credentialVersion: number
 }
 
 const MAX_USER_AGENT = 256
@@ -183,6 +185,7 @@ export class SessionManager {
       absoluteExpiresAt: r.absoluteExpiresAt,
       remember: r.remember,
       authenticatedAt: r.authenticatedAt,
+      credentialVersion: r.credentialVersion,
     }
   }
 
@@ -270,6 +273,7 @@ export class SessionManager {
       hadCookie,
       committed: false,
       req,
+      credentialVersion: record === null ? 0 : record.credentialVersion,
       authenticated: false,
       touch: false,
     }
@@ -329,6 +333,7 @@ export class SessionManager {
       // Read only here, when a record is made: most requests never need them.
       userAgent: (s.req.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT),
       ip: this.options.clientIp(s.req),
+      credentialVersion: s.credentialVersion,
       // A fresh proof now, or the proof the regenerated session carried.
       authenticatedAt: s.authenticated ? now : (s.record?.authenticatedAt ?? null),
     }
@@ -395,6 +400,7 @@ export class SessionManager {
         expiresAt: this.#expiresAt(remember, base.absoluteExpiresAt, now),
         remember,
         userId: s.userChanged ? s.userId : base.userId,
+        credentialVersion: s.userChanged ? s.credentialVersion : base.credentialVersion,
       }
       const result = await this.#call(this.#store.write(s.key as string, base.version, update))
       if (result === 'ok') {

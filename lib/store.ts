@@ -41,6 +41,12 @@ export interface SessionRecord {
   /** Client IP of the request that created (or last regenerated) the session. */
   ip: string
   /**
+   * The bound user's credential version when the session was bound to them (0 if anonymous, or
+   * bound without one). The auth server compares it with the user's current version on every
+   * request, so a password change or a disable ends sessions bound before it (ASVS 5.0 7.4.1).
+   */
+  credentialVersion: number
+  /**
    * When the user last proved their credentials (login or re-authentication), or `null` if never.
    * Apart from `createdAt`: a guard can ask for a recent proof before a sensitive action
    * (OWASP ASVS 5.0 7.5). Set when the record is created; a write never changes it.
@@ -74,6 +80,7 @@ export interface SessionUpdate {
   expiresAt: number
   remember: boolean
   userId: string | null
+  credentialVersion: number
 }
 
 /** Outcome of {@link Store.write}. */

@@ -161,6 +161,7 @@ t.test('peek(): the status without refreshing anything', async (t) => {
     absoluteExpiresAt: loginAt + manager.options.absoluteTimeoutMs,
     remember: false,
     authenticatedAt: loginAt,
+    credentialVersion: 0,
   })
   t.strictSame(spy.calls.slice(calls).map((c) => c.method), ['get'], 'one read, no touch, no write')
   const again = await peek(cookie)

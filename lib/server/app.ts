@@ -16,12 +16,17 @@ import type { ServerConfig, StoreConfig } from './config.js'
 import { contextFactory, type AppContext } from './context.js'
 import { registerPage } from './page.js'
 import { registerRoutes } from './routes.js'
-import { UserDirectory } from './users.js'
+import { UserCache } from '../users/cache.js'
+import type { UserStore } from '../users/store.js'
+import { openUsers } from './users.js'
 
 export interface AppOverrides {
   /** Use this store instead of the one the config names (tests). */
   store?: Store
-  users?: UserDirectory
+  /** Use these users instead of the ones the config names (tests); closed with the server. */
+  users?: UserStore
+  /** Where start-up notes go (the users import). Default: console.log. */
+  log?: (line: string) => void
   /** Session manager clock (tests). */
   now?: () => number
 }
@@ -35,26 +40,20 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>
 }
 
-export function createStore(config: StoreConfig): Store {
+export function createStore(config: StoreConfig, prefix = 'sk:'): Store {
   switch (config.kind) {
     case 'memory':
       return new MemoryStore()
     case 'redis':
-      return new RedisStore({ url: config.url })
+      return new RedisStore({ url: config.url, prefix })
     case 'cluster':
-      return new RedisStore({ clusterNodes: config.nodes })
+      return new RedisStore({ clusterNodes: config.nodes, prefix })
   }
-}
-
-async function loadUsers(config: ServerConfig): Promise<UserDirectory> {
-  if (config.usersFile !== null) return UserDirectory.fromFile(config.usersFile)
-  // Demo users are for development only; production needs USERS_FILE.
-  return config.production ? UserDirectory.empty() : UserDirectory.demo(config.bcryptCost)
 }
 
 /** Build the request handler and everything behind it. */
 export async function createApp(config: ServerConfig, overrides: AppOverrides = {}) {
-  const store = overrides.store ?? createStore(config.store)
+  const store = overrides.store ?? createStore(config.store, config.redisPrefix)
   const sessions = createSessionManager({
     secrets: config.secrets,
     store,
@@ -66,10 +65,17 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     ...config.sessionLimit,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
+  // Users live where sessions live: in Redis when sessions do (one truth for every process).
+  const redisClient = store instanceof RedisStore && overrides.store === undefined ? store.client : undefined
   const [users, dummyHash] = await Promise.all([
-    overrides.users ?? loadUsers(config),
+    overrides.users !== undefined
+      ? new UserCache(overrides.users)
+      : openUsers(config, { ...(redisClient ? { redisClient } : {}), ...(overrides.log ? { log: overrides.log } : {}) }),
     createDummyHash(config.bcryptCost),
-  ])
+  ]).catch(async (err: unknown) => {
+    await sessions.close()
+    throw err
+  })
   const router = new Router<AppContext>({ createContext: contextFactory(sessions) })
   registerPage(router)
   registerRoutes(router, {
@@ -121,6 +127,7 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
         await drained
         clearTimeout(timer)
         await app.sessions.close()
+        await app.users.close()
       })()
       return closing
     },

@@ -4,19 +4,22 @@
  * password change, health. Every handler is a few lines; the security lives in the layers below
  * (session engine, guards, throttle, password hashing) and is explained there.
  */
-import { requireAdmin, requireAuth, requireRecentAuth, requireRole } from '../auth/guards.js'
+import { requireRecentAuth } from '../auth/guards.js'
 import { passwordProblem, verifyPassword, hashPassword } from '../auth/password.js'
 import type { LoginThrottle } from '../auth/throttle.js'
 import { clientIp, HttpError, readJsonBody, requireFields, sendJson } from '../http.js'
 import type { SessionManager } from '../manager.js'
 import type { Router } from '../router.js'
 import type { Session } from '../session.js'
+import type { UserCache } from '../users/cache.js'
+import { toPublic, type User } from '../users/store.js'
+import { registerAdminRoutes } from './admin-routes.js'
 import { storeFailure, type AppContext } from './context.js'
-import type { User, UserDirectory } from './users.js'
+import { signedInGuard } from './signed-in.js'
 
 export interface RouteDeps {
   sessions: SessionManager
-  users: UserDirectory
+  users: UserCache
   throttle: LoginThrottle
   /** bcrypt hash of a random password: unknown emails are compared against it (same timing). */
   dummyHash: string
@@ -33,34 +36,49 @@ const MAX_EMAIL_LENGTH = 254
 const MAX_CART_ITEMS = 100
 const MAX_ITEM_LENGTH = 100
 
+/**
+ * Login hygiene: a session that belonged to another user carries nothing into this one (their
+ * cart is theirs). An anonymous visitor's data (a cart filled before logging in) is kept.
+ */
+function forgetOtherUser(session: Session, userId: string): void {
+  if (session.userId === null || session.userId === userId) return
+  for (const key of Object.keys(session.toJSON())) session.delete(key)
+}
+
 export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): void {
   const { sessions, users, throttle } = deps
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
+  const signedIn = signedInGuard(sessions, users)
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
 
   /**
-   * The gate of every sensitive action (OWASP ASVS 5.0 7.5.1–7.5.3): a signed-in user (401), with
-   * `role` if given (403), who proved the password within `reauthMaxAgeMs` (401 REAUTH_REQUIRED;
+   * The gate of every sensitive action (OWASP ASVS 5.0 7.5.1–7.5.3): a signed-in user (401), an
+   * admin if asked (403), who proved the password within `reauthMaxAgeMs` (401 REAUTH_REQUIRED;
    * the page then asks for it and retries). One line per route.
    */
-  async function sensitive(ctx: AppContext, role?: string): Promise<{ session: Session; user: User }> {
+  async function sensitive(ctx: AppContext, options: { admin?: boolean } = {}): Promise<{ session: Session; user: User }> {
     const session = await ctx.session()
-    const user = role === undefined ? requireAuth(session, users) : requireRole(session, users, role)
+    const user = await signedIn(session, options)
     requireRecentAuth(session, deps.reauthMaxAgeMs, sessions.options.now)
     return { session, user }
   }
+  registerAdminRoutes(router, { sessions, users, signedIn, bcryptCost: deps.bcryptCost, sensitive })
 
   /**
-   * Check `password` against the user's, throttled exactly like a login, so a stolen session is no
-   * password-guessing oracle. Throws 429 when throttled, 403 `wrongMessage` when wrong.
+   * Check `password` against the user's current hash (from the store, not the cache: a change made
+   * elsewhere a moment ago counts), throttled exactly like a login, so a stolen session is no
+   * password-guessing oracle. Throws 429 when throttled, 401 when the session's credentials are
+   * no longer the user's, 403 `wrongMessage` when wrong.
    */
-  async function provePassword(ctx: AppContext, user: User, password: string, wrongMessage: string): Promise<void> {
+  async function provePassword(ctx: AppContext, session: Session, user: User, password: string, wrongMessage: string): Promise<void> {
     const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
     const verdict = await throttle.check(user.email, client).catch(onStoreFailure)
     if (!verdict.allowed) {
       throw new HttpError(429, 'Too many attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
     }
-    if (!(await verifyPassword(password, user.passwordHash))) {
+    const current = await users.fresh(user.id).catch(onStoreFailure)
+    if (current === null || current.credentialVersion !== session.credentialVersion) throw new HttpError(401, 'Not authenticated')
+    if (!(await verifyPassword(password, current.passwordHash))) {
       await throttle.recordFailure(user.email, client).catch(onStoreFailure)
       throw new HttpError(403, wrongMessage)
     }
@@ -79,19 +97,24 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     if (!verdict.allowed) {
       throw new HttpError(429, 'Too many login attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
     }
-    // Unknown email and wrong password take the same path and the same bcrypt time, and get the
-    // same answer (OWASP Authentication Cheat Sheet, "Authentication and Error Messages").
-    const user = users.byEmail(body.email)
+    // The user is read from the store (not the cache) BEFORE the hash is checked, and the session
+    // is bound to the credential version read here: a password change that lands while bcrypt
+    // runs makes this session dead on its first request (lib/auth/guards.ts).
+    const user = await users.byEmail(body.email).catch(onStoreFailure)
+    // Unknown email, wrong password and disabled user take the same path and the same bcrypt
+    // time, and get the same answer (OWASP Authentication Cheat Sheet, "Authentication and Error
+    // Messages").
     const ok = await verifyPassword(body.password, user?.passwordHash ?? deps.dummyHash)
-    if (user === undefined || !ok) {
+    if (user === null || !ok || user.disabled) {
       await throttle.recordFailure(body.email, client).catch(onStoreFailure)
       throw new HttpError(401, 'Invalid credentials')
     }
     await throttle.recordSuccess(body.email).catch(onStoreFailure)
-    // New ID at the privilege change (session fixation), data such as the cart kept; the password
-    // was just proved (authenticatedAt). At the per-user session limit the commit in reply() ends
-    // the least recently used session, or answers 429 under SESSION_LIMIT_POLICY=refuse.
-    session.regenerate({ authenticated: true }).setUser(user.id).setRemember(body.rememberMe === true)
+    forgetOtherUser(session, user.id)
+    // New ID at the privilege change (session fixation), an anonymous cart kept; the password was
+    // just proved (authenticatedAt). At the per-user session limit the commit in reply() ends the
+    // least recently used session, or answers 429 under SESSION_LIMIT_POLICY=refuse.
+    session.regenerate({ authenticated: true }).setUser(user.id, user.credentialVersion).setRemember(body.rememberMe === true)
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
   })
 
@@ -102,21 +125,23 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const problem = passwordProblem(password)
     if (problem !== null) throw new HttpError(400, problem)
     const session = await ctx.session()
-    const user = requireAuth(session, users)
-    await provePassword(ctx, user, password, 'Password is incorrect')
+    const user = await signedIn(session)
+    await provePassword(ctx, session, user, password, 'Password is incorrect')
     session.regenerate({ authenticated: true })
     await ctx.reply(200, { message: 'Re-authenticated' })
   })
 
   // How long the session has left, read without extending it (no touch, no Set-Cookie): a page
   // polling this must not keep an idle session alive. `now` is the server's clock, so the page
-  // can count down without trusting its own.
+  // can count down without trusting its own. Signed in means what the guards mean: the user
+  // exists, is enabled, and the session's credential version is theirs.
   router.get('/session', async (ctx) => {
     const status = await sessions.peek(ctx.req).catch(onStoreFailure)
-    const user = status?.userId == null ? undefined : users.byId(status.userId)
+    const found = status?.userId == null ? null : await Promise.resolve(users.byId(status.userId)).catch(onStoreFailure)
+    const user = found !== null && !found.disabled && found.credentialVersion === status?.credentialVersion ? found : null
     sendJson(ctx.res, 200, {
-      authenticated: user !== undefined,
-      ...(user === undefined ? {} : { user: users.toPublic(user) }),
+      authenticated: user !== null,
+      ...(user === null ? {} : { user: toPublic(user) }),
       idleExpiresAt: iso(status?.idleExpiresAt ?? null),
       absoluteExpiresAt: iso(status?.absoluteExpiresAt ?? null),
       remember: status?.remember ?? false,
@@ -128,7 +153,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   // "Stay signed in": refresh the idle clock now, even within the touch interval.
   router.post('/session/refresh', async (ctx) => {
     const session = await ctx.session()
-    requireAuth(session, users)
+    await signedIn(session)
     session.touch()
     await ctx.reply(200, { message: 'Session refreshed' })
   })
@@ -139,26 +164,16 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   })
 
   router.get('/dashboard', async (ctx) => {
-    const user = requireAuth(await ctx.session(), users)
+    // The hot path: a cached user answers synchronously, so no await (no extra tick) for it.
+    const found = signedIn(await ctx.session())
+    const user = found instanceof Promise ? await found : found
     await ctx.reply(200, { message: 'Welcome to dashboard', userId: user.id, email: user.email })
   })
 
   router.get('/profile', async (ctx) => {
-    const user = requireAuth(await ctx.session(), users)
-    await ctx.reply(200, { user: users.toPublic(user) })
-  })
-
-  router.get('/admin/users', async (ctx) => {
-    requireAdmin(await ctx.session(), users)
-    await ctx.reply(200, { users: users.list() })
-  })
-
-  router.post('/admin/users/:id/revoke-sessions', async (ctx) => {
-    await sensitive(ctx, 'admin')
-    const target = users.byId(ctx.params.id as string)
-    if (target === undefined) throw new HttpError(404, 'User not found')
-    const ended = await sessions.revokeUserSessions(target.id).catch(onStoreFailure)
-    await ctx.reply(200, { message: 'Sessions revoked', ended })
+    const found = signedIn(await ctx.session())
+    const user = found instanceof Promise ? await found : found
+    await ctx.reply(200, { user: { id: user.id, email: user.email, name: user.name, role: user.role } })
   })
 
   router.get('/cart', async (ctx) => {
@@ -184,7 +199,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
 
   router.get('/sessions', async (ctx) => {
     const session = await ctx.session()
-    const user = requireAuth(session, users)
+    const user = await signedIn(session)
     const list = await sessions.listSessions(user.id, session).catch(onStoreFailure)
     await ctx.reply(200, {
       sessions: list.map((s) => ({
@@ -200,7 +215,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
 
   router.delete('/sessions/:handle', async (ctx) => {
     const session = await ctx.session()
-    const user = requireAuth(session, users)
+    const user = await signedIn(session)
     const handle = ctx.params.handle as string
     if (handle === session.handle) {
       // Ending the current session is a logout: destroy it and clear the cookie.
@@ -224,11 +239,16 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const { session, user } = await sensitive(ctx)
     const problem = passwordProblem(body.currentPassword) ?? passwordProblem(body.newPassword, { forNew: true })
     if (problem !== null) throw new HttpError(400, problem)
-    await provePassword(ctx, user, body.currentPassword, 'Current password is incorrect')
-    await users.setPasswordHash(user.id, await hashPassword(body.newPassword, deps.bcryptCost))
-    // OWASP: after a password change, end every other session and renew this one's ID.
+    await provePassword(ctx, session, user, body.currentPassword, 'Current password is incorrect')
+    const hash = await hashPassword(body.newPassword, deps.bcryptCost)
+    const changed = await users.setPasswordHash(user.id, hash).catch(onStoreFailure)
+    /* c8 ignore next -- deleted between the check above and this change: as if before it */
+    if (!changed.ok) throw new HttpError(401, 'Not authenticated')
+    // OWASP: after a password change, end every other session and renew this one's ID. The other
+    // sessions are dead already (their credential version is behind); deleting them is hygiene,
+    // and this one is bound to the new version.
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
-    session.regenerate({ authenticated: true })
+    session.regenerate({ authenticated: true }).setUser(user.id, changed.user.credentialVersion)
     await ctx.reply(200, { message: 'Password changed', ended })
   })
 

@@ -67,6 +67,7 @@ class Entry {
     public readonly handle: string,
     public readonly userAgent: string,
     public readonly ip: string,
+    public credentialVersion: number,
     public readonly authenticatedAt: number | null,
   ) {}
 }
@@ -159,7 +160,7 @@ export class MemoryStore implements Store {
     if (this.#sessions.size >= this.#maxSessions) this.#evictOldest()
     const r = record
     const entry = new Entry(r.version, r.data, r.createdAt, r.lastSeenAt, r.expiresAt,
-      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip, r.authenticatedAt)
+      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip, r.credentialVersion, r.authenticatedAt)
     this.#sessions.set(key, entry)
     if (entry.userId !== null) this.#index(entry.userId, key)
     return true
@@ -181,6 +182,7 @@ export class MemoryStore implements Store {
     entry.expiresAt = update.expiresAt
     entry.remember = update.remember
     entry.userId = update.userId
+    entry.credentialVersion = update.credentialVersion
     this.#bump(key, entry)
     return 'ok'
   }
@@ -397,6 +399,7 @@ function copy(e: Entry): SessionRecord {
     handle: e.handle,
     userAgent: e.userAgent,
     ip: e.ip,
+    credentialVersion: e.credentialVersion,
     authenticatedAt: e.authenticatedAt,
   }
 }

@@ -6,7 +6,7 @@
  *
  * | key                      | type   | holds                                                        |
  * |--------------------------|--------|--------------------------------------------------------------|
- * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip at (redis-scripts.ts) |
+ * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip cv at (redis-scripts.ts) |
  * | `${prefix}u:{${userId}}` | hash   | one user's index: handle → `"<added ms>:<storage key>"`       |
  * | `${prefix}h:${key}`      | string | a rate-limit counter ({@link RedisStore.hit})                 |
  *
@@ -82,8 +82,8 @@ export interface RedisStoreOptions {
 
 type Client = (Redis | Cluster) & ScriptCommands
 
-/** The session hash's fields (v d c l e a r u h ua ip at), as the get script answers them. */
-type Row = [string, string, string, string, string, string, string, string, string, string, string, string]
+/** The session hash's fields (v d c l e a r u h ua ip cv at), as the get script answers them. */
+type Row = [string, string, string, string, string, string, string, string, string, string, string, string, string]
 
 /**
  * listByUser never prunes an index entry younger than this (by Redis's clock). `create` and a
@@ -137,6 +137,11 @@ export class RedisStore implements Store {
     return this.#client
   }
 
+  /** The key prefix (the user store shares it: lib/users/redis.ts). */
+  get prefix(): string {
+    return this.#prefix
+  }
+
   get(key: string): Promise<SessionRecord | null> {
     return this.#run('get', () => this.#read(key))
   }
@@ -155,7 +160,7 @@ export class RedisStore implements Store {
     const created = await this.#client.sessionkitCreate(this.#sessionKey(key), ttlMs(r.expiresAt),
       String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
       String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip,
-      r.authenticatedAt === null ? '' : String(r.authenticatedAt))
+      String(r.credentialVersion), r.authenticatedAt === null ? '' : String(r.authenticatedAt))
     return Number(created) === 1
   }
 
@@ -187,7 +192,7 @@ export class RedisStore implements Store {
     return this.#run('write', async () => {
       const u = update
       const args = [String(expectedVersion), ttlMs(u.expiresAt), u.data, String(u.lastSeenAt),
-        String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? ''] as const
+        String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? '', String(u.credentialVersion)] as const
       const [version, ttl, ...rest] = args
       const sk = this.#sessionKey(key)
       let reply = await this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest)
@@ -314,7 +319,7 @@ export class RedisStore implements Store {
   async #read(key: string): Promise<SessionRecord | null> {
     const packed = await this.#client.sessionkitGet(this.#sessionKey(key))
     if (packed === null) return null
-    const [v, d, c, l, e, a, r, u, h, ua, ip, at] = JSON.parse(packed) as Row
+    const [v, d, c, l, e, a, r, u, h, ua, ip, cv, at] = JSON.parse(packed) as Row
     // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
     // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
     if (Number(e) <= Date.now()) return null
@@ -330,6 +335,7 @@ export class RedisStore implements Store {
       handle: h,
       userAgent: ua,
       ip,
+      credentialVersion: Number(cv),
       authenticatedAt: at === '' ? null : Number(at),
     }
   }
