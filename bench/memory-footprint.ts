@@ -43,6 +43,7 @@ async function fill(store: MemoryStore, indexed: boolean): Promise<void> {
       userAgent: fresh(UA),
       ip: fresh('127.0.0.1'),
       credentialVersion: 0,
+      authenticatedAt: null,
     })
   }
 }

@@ -50,6 +50,8 @@ export const ErrorCodes = {
   SESSION_DATA_INVALID: 'ERR_SESSION_DATA_INVALID',
   /** The session was used after it was committed or destroyed. */
   SESSION_STATE: 'ERR_SESSION_STATE',
+  /** A new session for a user was refused: they hold `maxSessionsPerUser` already (→ 429). */
+  SESSION_LIMIT: 'ERR_SESSION_LIMIT',
 
   // --- store failures (rejections, → 503) ----------------------------------------------------
   /** The store failed (connection refused, command error, script error). */
@@ -118,4 +120,18 @@ export class StoreError extends Error {
  */
 export function isStoreError(err: unknown): err is StoreError {
   return err instanceof StoreError
+}
+
+/**
+ * A commit that would create a session for a user who already holds `maxSessionsPerUser` live
+ * sessions, under the `'refuse'` policy. Nothing was written: the request's old session (if any)
+ * is untouched. Not a failure of the system: answer 429 (the auth server says
+ * `{"error":"Too many active sessions"}`).
+ */
+export class SessionLimitError extends Error {
+  readonly code = ErrorCodes.SESSION_LIMIT
+  constructor(readonly userId: string, readonly max: number) {
+    super(`user already holds the maximum of ${max} live sessions`)
+    this.name = 'SessionLimitError'
+  }
 }

@@ -18,6 +18,11 @@ export interface HttpErrorOptions {
   expose?: boolean
   /** The underlying error, kept for logs only. */
   cause?: unknown
+  /**
+   * A machine-readable code sent next to the message, `{"error": "…", "code": "…"}`, for clients
+   * that must react to one specific refusal (e.g. `REAUTH_REQUIRED`). Default: none.
+   */
+  code?: string
 }
 
 /** An error a handler throws to answer `status` with `{"error": message}`. */
@@ -26,6 +31,8 @@ export class HttpError extends Error {
   readonly status: number
   readonly headers: Readonly<OutgoingHttpHeaders>
   readonly expose: boolean
+  /** Sent as `code` in the body when exposed (see {@link HttpErrorOptions.code}). */
+  readonly code: string | undefined
   /** @throws RangeError `ERR_OPTION_INVALID` when `status` is not an integer in 400–599. */
   constructor(status: number, message: string, options: HttpErrorOptions = {}) {
     if (!Number.isInteger(status) || status < 400 || status > 599) {
@@ -36,6 +43,7 @@ export class HttpError extends Error {
     this.status = status
     this.headers = options.headers ?? {}
     this.expose = options.expose ?? status < 500
+    this.code = options.code
   }
 
   /** The text the client may see: `message` when exposed, otherwise the generic status text. */

@@ -12,12 +12,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readCookie, serializeCookie, type CookieSerializeOptions } from './cookie.js'
-import { ErrorCodes, StoreError, typeError } from './errors.js'
+import { ErrorCodes, SessionLimitError, StoreError, typeError } from './errors.js'
 import { generateSessionId, hashSessionId, isWellFormedSessionId, sessionHandle } from './id.js'
 import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js'
 import { Session, STATE, applyChanges, parseData, serializeData, type SessionState } from './session.js'
 import { createSigner, type Signer } from './signature.js'
-import type { SessionRecord, SessionUpdate, Store } from './store.js'
+import type { SessionLimit, SessionRecord, SessionUpdate, Store } from './store.js'
 
 /** A verified cookie: the ID it carries and its storage key. */
 interface Verified {
@@ -47,6 +47,26 @@ export interface SessionInfo {
   ip: string
   /** True for the session making the request. */
   current: boolean
+}
+
+/**
+ * What {@link SessionManager.peek} reports about a request's session: its clocks, read without
+ * refreshing any of them.
+ */
+export interface SessionStatus {
+  /** The user the session is bound to, or null. */
+  userId: string | null
+  createdAt: number
+  lastSeenAt: number
+  /** When the session ends if no request refreshes it: min(idle deadline, absolute deadline). */
+  idleExpiresAt: number
+  /** When the session ends whatever happens. */
+  absoluteExpiresAt: number
+  remember: boolean
+  /** When the user last proved their credentials, or null. */
+  authenticatedAt: number | null
+  /** The credential version the session was bound with (see `Session.credentialVersion`). */
+  credentialVersion: number
 }
 
 const MAX_USER_AGENT = 256
@@ -145,6 +165,30 @@ export class SessionManager {
     return { setCookie, private: s.accessed || s.hadCookie || setCookie !== null }
   }
 
+  /**
+   * The request's session status without touching it: no idle-clock refresh, no store write, no
+   * cookie to send — so a page can poll how long it has left without keeping itself alive. Resolves
+   * null when the request has no live session. Rejects with a `StoreError` if the store fails.
+   */
+  async peek(req: IncomingMessage): Promise<SessionStatus | null> {
+    const header = req.headers.cookie
+    const raw = header === undefined ? undefined : readCookie(header, this.options.cookie.name)
+    const verified = raw === undefined ? null : this.#verify(raw)
+    if (verified === null) return null
+    const r = await this.#call(this.#store.get(verified.key))
+    if (r === null || this.#expired(r, this.#now())) return null
+    return {
+      userId: r.userId,
+      createdAt: r.createdAt,
+      lastSeenAt: r.lastSeenAt,
+      idleExpiresAt: r.expiresAt,
+      absoluteExpiresAt: r.absoluteExpiresAt,
+      remember: r.remember,
+      authenticatedAt: r.authenticatedAt,
+      credentialVersion: r.credentialVersion,
+    }
+  }
+
   /** The live sessions of `userId`, oldest first; `current` marks `session` among them. */
   async listSessions(userId: string, current?: Session): Promise<SessionInfo[]> {
     const currentKey = current?.[STATE].key ?? null
@@ -230,6 +274,8 @@ export class SessionManager {
       committed: false,
       req,
       credentialVersion: record === null ? 0 : record.credentialVersion,
+      authenticated: false,
+      touch: false,
     }
   }
 
@@ -256,7 +302,7 @@ export class SessionManager {
     }
     if (s.regenerate) return this.#regenerate(s, now)
     if (changed) return this.#write(s, now)
-    if (now - s.record.lastSeenAt >= this.options.touchIntervalMs) return this.#touch(s, now)
+    if (s.touch || now - s.record.lastSeenAt >= this.options.touchIntervalMs) return this.#touch(s, now)
     return s.reissue ? this.#cookie(s, s.record.expiresAt, now) : null
   }
 
@@ -272,8 +318,12 @@ export class SessionManager {
     return `${this.options.cookie.name}=${signed}; Max-Age=${maxAge}${this.#attributes}`
   }
 
-  /** Create a brand-new record under a new ID (new session, or regenerate). */
-  async #create(s: SessionState, now: number, data: string | null): Promise<string> {
+  /**
+   * Create a brand-new record under a new ID (new session, or regenerate, which passes the key it
+   * replaces). Under `maxSessionsPerUser` the store admits it atomically; a refusal throws
+   * {@link SessionLimitError} before anything was written.
+   */
+  async #create(s: SessionState, now: number, data: string | null, replacing?: string): Promise<string> {
     const id = generateSessionId()
     const key = hashSessionId(id)
     const absoluteExpiresAt = now + this.options.absoluteTimeoutMs
@@ -291,9 +341,19 @@ export class SessionManager {
       userAgent: (s.req.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT),
       ip: this.options.clientIp(s.req),
       credentialVersion: s.credentialVersion,
+      // A fresh proof now, or the proof the regenerated session carried.
+      authenticatedAt: s.authenticated ? now : (s.record?.authenticatedAt ?? null),
     }
+    const max = this.options.maxSessionsPerUser
+    let limit: SessionLimit | undefined
+    if (max > 0 && record.userId !== null) {
+      limit = { max, policy: this.options.sessionLimitPolicy }
+      if (replacing !== undefined) limit.replacing = replacing
+    }
+    const created = await this.#call(this.#store.create(key, record, limit))
+    if (created === 'refused') throw new SessionLimitError(record.userId as string, max)
     /* c8 ignore next 3 -- a 256-bit random ID colliding with a live one: guards bugs, not luck */
-    if (!(await this.#call(this.#store.create(key, record)))) {
+    if (!created) {
       throw new StoreError(ErrorCodes.STORE_CONFLICT, 'a new session ID collided with a live one')
     }
     s.id = id
@@ -313,7 +373,7 @@ export class SessionManager {
     const current = await this.#call(this.#store.get(oldKey))
     if (current === null) return this.#clearCookie
     const data = this.#merged(s, current)
-    const cookie = await this.#create(s, now, data)
+    const cookie = await this.#create(s, now, data, oldKey)
     if (!(await this.#call(this.#store.destroy(oldKey)))) {
       await this.#call(this.#store.destroy(s.key as string))
       return this.#clearCookie
@@ -354,7 +414,7 @@ export class SessionManager {
         s.record = { ...base, ...update, version: base.version + 1 }
         // Re-send the cookie when its lifetime moved materially (remember changed, or the idle
         // clock slid by a touch interval) or its signature is old; not on every write.
-        const resend = s.rememberChanged || s.reissue || now - base.lastSeenAt >= this.options.touchIntervalMs
+        const resend = s.rememberChanged || s.reissue || s.touch || now - base.lastSeenAt >= this.options.touchIntervalMs
         return resend ? this.#cookie(s, update.expiresAt, now) : null
       }
       if (result === 'missing') return this.#clearCookie

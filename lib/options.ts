@@ -91,7 +91,22 @@ export interface SessionManagerOptions {
    * vector). Not called for sessions bound to a user, nor for existing sessions. Default: none.
    */
   admitAnonymous?: (req: IncomingMessage) => void | Promise<void>
+  /**
+   * Most live sessions one user may hold (OWASP ASVS 5.0 7.1.2), enforced atomically by the store
+   * whenever a session bound to a user is created — `regenerate()` at login does that. A session
+   * bound to a user later by `setUser()` without `regenerate()` is not counted at that moment.
+   * `0` turns the limit off. Default `0`.
+   */
+  maxSessionsPerUser?: number
+  /**
+   * What a login at the limit does: `'evict-oldest'` ends that user's least recently used session
+   * and succeeds; `'refuse'` fails the commit with a `SessionLimitError` (`ERR_SESSION_LIMIT`, answer
+   * 429). Default `'evict-oldest'`.
+   */
+  sessionLimitPolicy?: SessionLimitPolicy
 }
+
+export type SessionLimitPolicy = 'evict-oldest' | 'refuse'
 
 export interface ResolvedCookieOptions {
   readonly name: string
@@ -118,6 +133,8 @@ export interface ResolvedOptions {
   readonly now: () => number
   readonly clientIp: (req: IncomingMessage) => string
   readonly admitAnonymous: ((req: IncomingMessage) => void | Promise<void>) | undefined
+  readonly maxSessionsPerUser: number
+  readonly sessionLimitPolicy: SessionLimitPolicy
 }
 
 function socketAddress(req: IncomingMessage): string {
@@ -205,6 +222,10 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
   if (typeof clientIp !== 'function') throw invalid('clientIp', 'must be a function')
   const admitAnonymous = input.admitAnonymous
   if (admitAnonymous !== undefined && typeof admitAnonymous !== 'function') throw invalid('admitAnonymous', 'must be a function')
+  const sessionLimitPolicy = input.sessionLimitPolicy ?? 'evict-oldest'
+  if (sessionLimitPolicy !== 'evict-oldest' && sessionLimitPolicy !== 'refuse') {
+    throw invalid('sessionLimitPolicy', `must be 'evict-oldest' or 'refuse', got ${String(sessionLimitPolicy)}`)
+  }
   return Object.freeze({
     secrets: Object.freeze([...input.secrets]),
     store: input.store,
@@ -220,5 +241,7 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     now,
     clientIp,
     admitAnonymous,
+    maxSessionsPerUser: duration('maxSessionsPerUser', input.maxSessionsPerUser, 0, 0, 1_000_000),
+    sessionLimitPolicy,
   })
 }

@@ -224,7 +224,9 @@ function sendError(req: IncomingMessage, res: ServerResponse, path: string, err:
     return
   }
   try {
-    sendJson(res, http?.status ?? 500, { error: http?.publicMessage ?? 'Internal server error' }, http?.headers)
+    const body: { error: string; code?: string } = { error: http?.publicMessage ?? 'Internal server error' }
+    if (http?.expose === true && http.code !== undefined) body.code = http.code
+    sendJson(res, http?.status ?? 500, body, http?.headers)
   } catch (sendErr) {
     // e.g. an HttpError header value with a newline (setHeader throws ERR_INVALID_CHAR)
     console.error('sessionkit: could not send the error reply:', sendErr)

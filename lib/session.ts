@@ -54,6 +54,19 @@ export interface SessionState {
   req: IncomingMessage
   /** The bound user's credential version (changes with the binding: see `setUser`). */
   credentialVersion: number
+  /** `regenerate({ authenticated: true })`: the user just proved their credentials. */
+  authenticated: boolean
+  /** `touch()`: refresh the idle clock at commit even within the touch interval. */
+  touch: boolean
+}
+
+/** Options of {@link Session.regenerate}. */
+export interface RegenerateOptions {
+  /**
+   * The user has just proved their credentials (login, re-authentication): the new session's
+   * `authenticatedAt` is now. Otherwise it keeps the old session's. Default `false`.
+   */
+  authenticated?: boolean
 }
 
 export const STATE: unique symbol = Symbol('sessionkit.session')
@@ -222,10 +235,39 @@ export class Session {
    * fixation, OWASP Session Management Cheat Sheet "Renew the Session ID After Any Privilege
    * Level Change"). The regenerated session starts a new absolute clock: it is a new session
    * born of a fresh authentication.
+   *
+   * Pass `{ authenticated: true }` when the user has just proved their credentials (login,
+   * re-authentication): {@link authenticatedAt} becomes the commit time, and a new ID on
+   * re-authentication is what OWASP ASVS 5.0 7.2.4 asks for.
    */
-  regenerate(): this {
-    this.#writable().regenerate = true
+  regenerate(options: RegenerateOptions = {}): this {
+    if (typeof options !== 'object' || options === null) {
+      throw typeError(ErrorCodes.SESSION_DATA_INVALID, 'regenerate options must be an object')
+    }
+    const s = this.#writable()
+    s.regenerate = true
+    if (options.authenticated === true) s.authenticated = true
     return this
+  }
+
+  /**
+   * Refresh the idle clock at commit even if the touch interval has not passed ("Stay signed in"
+   * after an idle warning). Never extends the absolute lifetime. No effect on a new session.
+   */
+  touch(): this {
+    this.#writable().touch = true
+    return this
+  }
+
+  /**
+   * When the user last proved their credentials (ms since epoch): the commit time of the
+   * `regenerate({ authenticated: true })` that made this session, or inherited through plain
+   * regenerations. `null` if never (an anonymous session). See `requireRecentAuth`.
+   */
+  get authenticatedAt(): number | null {
+    const s = this[STATE]
+    s.accessed = true
+    return s.record?.authenticatedAt ?? null
   }
 
   /** Delete the session at commit and send a clearing cookie. Idempotent. */

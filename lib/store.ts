@@ -46,6 +46,31 @@ export interface SessionRecord {
    * request, so a password change or a disable ends sessions bound before it (ASVS 5.0 7.4.1).
    */
   credentialVersion: number
+  /**
+   * When the user last proved their credentials (login or re-authentication), or `null` if never.
+   * Apart from `createdAt`: a guard can ask for a recent proof before a sensitive action
+   * (OWASP ASVS 5.0 7.5). Set when the record is created; a write never changes it.
+   */
+  authenticatedAt: number | null
+}
+
+/**
+ * A cap on one user's live sessions, enforced by {@link Store.create} in one atomic step, so that
+ * concurrent logins cannot overshoot it (OWASP ASVS 5.0 7.1.2).
+ */
+export interface SessionLimit {
+  /** Most live sessions the user may hold, the new one included (≥ 1). */
+  max: number
+  /**
+   * At the cap: `'evict-oldest'` ends the user's least recently used sessions (smallest
+   * `lastSeenAt`) to make room; `'refuse'` creates nothing and answers `'refused'`.
+   */
+  policy: 'evict-oldest' | 'refuse'
+  /**
+   * Storage key of a session the new one replaces (a regeneration, which destroys it next): not
+   * counted, so a user at the cap can still regenerate. Default: none.
+   */
+  replacing?: string
 }
 
 /** The fields a compare-and-set write replaces. `createdAt`, `handle`, `userAgent`, `ip` never change. */
@@ -110,8 +135,14 @@ export interface Store {
    * Store a new record with TTL `record.expiresAt - now`. Returns `false` and writes nothing if
    * `key` already holds a live record (IDs are 256-bit random, so this only guards bugs).
    * If `record.userId` is set, the session is added to that user's index.
+   *
+   * With `limit` (and a `userId`), admission is atomic per user: N concurrent creates for a user
+   * with `limit.max` M leave at most M live sessions, exactly M when N ≥ M. Under `'refuse'` a
+   * create past the cap resolves `'refused'` and writes nothing; under `'evict-oldest'` it resolves
+   * `true` and the evicted sessions are destroyed. A session evicted by a concurrent create before
+   * its own create finished is destroyed too (it still resolves `true`: it was created, then ended).
    */
-  create(key: string, record: SessionRecord): Promise<boolean>
+  create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'>
 
   /**
    * Atomic compare-and-set: if the live record under `key` has version `expectedVersion`, replace

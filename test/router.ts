@@ -175,6 +175,24 @@ t.test('errors become JSON replies', async (t) => {
   }
 })
 
+t.test('an HttpError code is sent next to the message, only when exposed', async (t) => {
+  const router = new Router()
+    .get('/coded', () => {
+      throw new HttpError(401, 'Re-authentication required', { code: 'REAUTH_REQUIRED' })
+    })
+    .get('/hidden', () => {
+      throw new HttpError(502, 'upstream at 10.0.0.5', { code: 'UPSTREAM_DOWN' })
+    })
+  const { url } = await serve(t, router.handler())
+  const logged = t.capture(console, 'error')
+  const coded = await fetch(`${url}/coded`)
+  t.equal(coded.status, 401)
+  t.strictSame(await coded.json(), { error: 'Re-authentication required', code: 'REAUTH_REQUIRED' })
+  const hidden = await fetch(`${url}/hidden`)
+  t.strictSame(await hidden.json(), { error: 'Bad Gateway' }, 'an unexposed error shows neither message nor code')
+  t.equal(logged().length, 1, 'and is logged')
+})
+
 t.test('errors after the reply started: never written twice', async (t) => {
   let done: Promise<void> = Promise.resolve()
   const router = new Router()

@@ -12,8 +12,9 @@ import { passwordProblem, hashPassword } from '../auth/password.js'
 import { HttpError, readJsonBody, requireFields } from '../http.js'
 import type { SessionManager } from '../manager.js'
 import type { Router } from '../router.js'
+import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
-import { MAX_PAGE, toPublic, type ChangeResult, type UserPatch } from '../users/store.js'
+import { MAX_PAGE, toPublic, type ChangeResult, type User, type UserPatch } from '../users/store.js'
 import { emailProblem, idProblem, isRole, nameProblem, roleProblem } from '../users/validate.js'
 import { storeFailure, type AppContext } from './context.js'
 import type { SignedIn } from './signed-in.js'
@@ -23,6 +24,8 @@ export interface AdminDeps {
   users: UserCache
   signedIn: SignedIn
   bcryptCost: number
+  /** The gate of a sensitive action (routes.ts): signed in, admin, and a recent password proof. */
+  sensitive: (ctx: AppContext, options: { admin: true }) => Promise<{ session: Session; user: User }>
 }
 
 const LAST_ADMIN = 'The last enabled admin cannot be demoted, disabled or deleted'
@@ -51,6 +54,11 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
     const session = await ctx.session()
     return { session, me: await signedIn(session, { admin: true }) }
   }
+  // Every change (not the listing) also needs a recent password proof (ASVS 5.0 7.5.3).
+  const change = async (ctx: AppContext) => {
+    const { session, user } = await deps.sensitive(ctx, { admin: true })
+    return { session, me: user }
+  }
 
   router.get('/admin/users', async (ctx) => {
     await admin(ctx)
@@ -64,7 +72,7 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
 
   router.post('/admin/users', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { email: 'string', name: 'string', role: 'string', password: 'string' })
-    await admin(ctx)
+    await change(ctx)
     check(emailProblem(body.email) ?? nameProblem(body.name) ?? roleProblem(body.role) ?? passwordProblem(body.password, { forNew: true }))
     const passwordHash = await hashPassword(body.password, deps.bcryptCost)
     const role = body.role as 'admin' | 'user'
@@ -75,7 +83,7 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
 
   router.patch('/admin/users/:id', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { name: 'string?', role: 'string?', disabled: 'boolean?' })
-    const { session, me } = await admin(ctx)
+    const { session, me } = await change(ctx)
     const id = targetId(ctx.params)
     const patch: UserPatch = {}
     if (body.name !== undefined) {
@@ -103,7 +111,7 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
 
   router.post('/admin/users/:id/password', async (ctx) => {
     const { password } = requireFields(await readJsonBody(ctx.req), { password: 'string' })
-    await admin(ctx)
+    await change(ctx)
     const id = targetId(ctx.params)
     check(passwordProblem(password, { forNew: true }))
     const passwordHash = await hashPassword(password, deps.bcryptCost)
@@ -114,7 +122,7 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
   })
 
   router.delete('/admin/users/:id', async (ctx) => {
-    await admin(ctx)
+    await change(ctx)
     const id = targetId(ctx.params)
     const result = await users.delete(id).catch(onStoreFailure)
     if (!result.ok) throw new HttpError(result.reason === 'missing' ? 404 : 409, result.reason === 'missing' ? 'User not found' : LAST_ADMIN)
@@ -123,7 +131,7 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
   })
 
   router.post('/admin/users/:id/revoke-sessions', async (ctx) => {
-    await admin(ctx)
+    await change(ctx)
     const id = targetId(ctx.params)
     const target = await users.fresh(id).catch(onStoreFailure)
     if (target === null) throw new HttpError(404, 'User not found')

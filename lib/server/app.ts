@@ -73,6 +73,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     clientIp: ipOf,
     admitAnonymous: anonymousSessionLimit(store, { ...h.anonymousSessions, clientIp: ipOf }),
     ...config.timeouts,
+    ...config.sessionLimit,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
   // Users live where sessions live: in Redis when sessions do (one truth for every process).
@@ -99,6 +100,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     bcryptCost: config.bcryptCost,
     trustProxy: config.trustProxy,
     storeKind: store.kind,
+    reauthMaxAgeMs: config.reauthMaxAgeMs,
   })
   const handler = router.handler()
   return { router, sessions, users, handler: config.production ? withHsts(handler, h.hstsIncludeSubdomains) : handler }

@@ -27,10 +27,15 @@
  * | SESSION_IDLE_MS      | 86400000 (24 h)            | idle timeout                                   |
  * | SESSION_REMEMBER_MS  | 2592000000 (30 days)       | idle timeout with "remember me"                |
  * | SESSION_ABSOLUTE_MS  | 2592000000 (30 days)       | absolute lifetime                              |
+ * | REAUTH_MAX_AGE_MS    | 600000 (10 min)            | how recent a password proof sensitive actions  |
+ * |                      |                            | need (else 401 REAUTH_REQUIRED)                |
+ * | MAX_SESSIONS_PER_USER| 10                         | live sessions per user; 0 = no limit           |
+ * | SESSION_LIMIT_POLICY | evict-oldest               | at the limit: `evict-oldest` or `refuse` (429) |
  *
  * Throttling, flood limits, proxy and header settings: lib/server/config-hardening.ts.
  */
 import { randomBytes } from 'node:crypto'
+import type { SessionLimitPolicy } from '../options.js'
 import { MIN_BCRYPT_COST } from '../auth/password.js'
 import { redactCredentials } from '../redact.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
@@ -81,6 +86,10 @@ export interface ServerConfig {
   timeouts: { idleTimeoutMs?: number; rememberIdleTimeoutMs?: number; absoluteTimeoutMs?: number }
   /** Throttle limits, flood budgets, proxy origins, security headers, cookie name. */
   hardening: HardeningConfig
+  /** How old a password proof may be for a sensitive action (password change, ending sessions, user admin). */
+  reauthMaxAgeMs: number
+  /** Live sessions per user (0 = no limit) and what a login at the limit does. */
+  sessionLimit: { maxSessionsPerUser: number; sessionLimitPolicy: SessionLimitPolicy }
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */
@@ -154,6 +163,20 @@ function storeConfig(env: NodeJS.ProcessEnv): StoreConfig {
   return { kind: 'redis', url, ...cache }
 }
 
+/**
+ * The per-user session limit (OWASP ASVS 5.0 7.1.2). Ten by default: enough for a person's
+ * phone, laptop, tablet and a few browsers, few enough that a stolen password farming sessions,
+ * or a script logging in without ever logging out, stays bounded. `evict-oldest` by default: a
+ * user who forgot to log out somewhere is never locked out, the forgotten session just ends.
+ */
+function sessionLimit(env: NodeJS.ProcessEnv): ServerConfig['sessionLimit'] {
+  const policy = env.SESSION_LIMIT_POLICY === undefined || env.SESSION_LIMIT_POLICY === '' ? 'evict-oldest' : env.SESSION_LIMIT_POLICY
+  if (policy !== 'evict-oldest' && policy !== 'refuse') {
+    throw new ConfigError(`SESSION_LIMIT_POLICY must be evict-oldest or refuse, got "${policy}"`)
+  }
+  return { maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 0, 1_000_000), sessionLimitPolicy: policy }
+}
+
 /** Read and validate the configuration from `env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production'
@@ -194,5 +217,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     bcryptCost: integer(env, 'BCRYPT_COST', 10, MIN_BCRYPT_COST, MAX_BCRYPT_COST_SETTING),
     timeouts: timeouts(env),
     hardening: loadHardening(env, production, trustProxy),
+    // ASVS 5.0 7.5: sensitive actions need a recent proof. Ory Kratos defaults its
+    // privileged_session_max_age to 15 minutes, Laravel its password.confirm timeout to 3 hours;
+    // ten minutes keeps short the window in which a stolen cookie alone can act.
+    reauthMaxAgeMs: integer(env, 'REAUTH_MAX_AGE_MS', 600_000, 0, 86_400_000),
+    sessionLimit: sessionLimit(env),
   }
 }

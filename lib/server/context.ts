@@ -5,7 +5,7 @@
  * Store failures become `503` + `Retry-After` here, in one place, with no Set-Cookie: a user whose
  * Redis blinked must not be logged out (a 401 or a fresh ID would do exactly that).
  */
-import { ErrorCodes, isStoreError } from '../errors.js'
+import { ErrorCodes, isStoreError, SessionLimitError } from '../errors.js'
 import { HttpError, sendJson } from '../http.js'
 import type { CommitResult, SessionManager } from '../manager.js'
 import type { RequestContext } from '../router.js'
@@ -45,9 +45,13 @@ function lastValue(header: string | string[] | undefined): string | undefined {
   return last === '' ? undefined : last
 }
 
-/** Turn a store failure into the 503 the client sees; rethrow anything else. */
+/**
+ * Turn a store failure into the 503 the client sees, and a login past the per-user session limit
+ * (policy `refuse`) into 429; rethrow anything else.
+ */
 export function storeFailure(retryAfterSeconds: number): (err: unknown) => never {
   return (err) => {
+    if (err instanceof SessionLimitError) throw new HttpError(429, 'Too many active sessions', { cause: err })
     if (isStoreError(err)) {
       // A write that lost every compare-and-set round is contention, not an outage: say so.
       const busy = err.code === ErrorCodes.STORE_CONFLICT

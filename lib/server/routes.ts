@@ -4,6 +4,7 @@
  * password change, health. Every handler is a few lines; the security lives in the layers below
  * (session engine, guards, throttle, password hashing) and is explained there.
  */
+import { requireRecentAuth } from '../auth/guards.js'
 import { passwordProblem, verifyPassword, hashPassword } from '../auth/password.js'
 import type { LoginThrottle } from '../auth/throttle.js'
 import { clientIp, HttpError, readJsonBody, requireFields, sendJson } from '../http.js'
@@ -11,6 +12,7 @@ import type { SessionManager } from '../manager.js'
 import type { Router } from '../router.js'
 import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
+import { toPublic, type User } from '../users/store.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { storeFailure, type AppContext } from './context.js'
 import { signedInGuard } from './signed-in.js'
@@ -27,6 +29,8 @@ export interface RouteDeps {
   storeKind: string
   /** `Clear-Site-Data` value sent when this browser logs out. */
   clearSiteData: string
+  /** How old the password proof may be for a sensitive action (else 401 REAUTH_REQUIRED). */
+  reauthMaxAgeMs: number
 }
 
 /** RFC 5321 §4.5.3.1: a path (address) is at most 254 octets in practice. */
@@ -47,7 +51,41 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   const { sessions, users, throttle } = deps
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
   const signedIn = signedInGuard(sessions, users)
-  registerAdminRoutes(router, { sessions, users, signedIn, bcryptCost: deps.bcryptCost })
+  const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
+
+  /**
+   * The gate of every sensitive action (OWASP ASVS 5.0 7.5.1–7.5.3): a signed-in user (401), an
+   * admin if asked (403), who proved the password within `reauthMaxAgeMs` (401 REAUTH_REQUIRED;
+   * the page then asks for it and retries). One line per route.
+   */
+  async function sensitive(ctx: AppContext, options: { admin?: boolean } = {}): Promise<{ session: Session; user: User }> {
+    const session = await ctx.session()
+    const user = await signedIn(session, options)
+    requireRecentAuth(session, deps.reauthMaxAgeMs, sessions.options.now)
+    return { session, user }
+  }
+  registerAdminRoutes(router, { sessions, users, signedIn, bcryptCost: deps.bcryptCost, sensitive })
+
+  /**
+   * Check `password` against the user's current hash (from the store, not the cache: a change made
+   * elsewhere a moment ago counts), throttled exactly like a login, so a stolen session is no
+   * password-guessing oracle. Throws 429 when throttled, 401 when the session's credentials are
+   * no longer the user's, 403 `wrongMessage` when wrong.
+   */
+  async function provePassword(ctx: AppContext, session: Session, user: User, password: string, wrongMessage: string): Promise<void> {
+    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
+    const verdict = await throttle.check(user.email, client).catch(onStoreFailure)
+    if (!verdict.allowed) {
+      throw new HttpError(429, 'Too many attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
+    }
+    const current = await users.fresh(user.id).catch(onStoreFailure)
+    if (current === null || current.credentialVersion !== session.credentialVersion) throw new HttpError(401, 'Not authenticated')
+    if (!(await verifyPassword(password, current.passwordHash))) {
+      await throttle.recordFailure(user.email, client).catch(onStoreFailure)
+      throw new HttpError(403, wrongMessage)
+    }
+    await throttle.recordSuccess(user.email, client).catch(onStoreFailure)
+  }
 
   router.post('/login', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { email: 'string', password: 'string', rememberMe: 'boolean?' })
@@ -75,8 +113,10 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     }
     await throttle.recordSuccess(body.email, client).catch(onStoreFailure)
     forgetOtherUser(session, user.id)
-    // New ID at the privilege change (session fixation), an anonymous cart kept.
-    session.regenerate().setUser(user.id, user.credentialVersion).setRemember(body.rememberMe === true)
+    // New ID at the privilege change (session fixation), an anonymous cart kept; the password was
+    // just proved (authenticatedAt). At the per-user session limit the commit in reply() ends the
+    // least recently used session, or answers 429 under SESSION_LIMIT_POLICY=refuse.
+    session.regenerate({ authenticated: true }).setUser(user.id, user.credentialVersion).setRemember(body.rememberMe === true)
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
   })
 
@@ -84,14 +124,54 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   // for this user; "cookies" only when configured, as it clears every cookie of the site.
   const cleared = ['Clear-Site-Data', deps.clearSiteData]
 
+  // Prove the password again for a sensitive action: a new session ID (ASVS 5.0 7.2.4: the old
+  // one ends), the data and the binding kept, authenticatedAt now.
+  router.post('/reauth', async (ctx) => {
+    const { password } = requireFields(await readJsonBody(ctx.req), { password: 'string' })
+    const problem = passwordProblem(password)
+    if (problem !== null) throw new HttpError(400, problem)
+    const session = await ctx.session()
+    const user = await signedIn(session)
+    await provePassword(ctx, session, user, password, 'Password is incorrect')
+    session.regenerate({ authenticated: true })
+    await ctx.reply(200, { message: 'Re-authenticated' })
+  })
+
+  // How long the session has left, read without extending it (no touch, no Set-Cookie): a page
+  // polling this must not keep an idle session alive. `now` is the server's clock, so the page
+  // can count down without trusting its own. Signed in means what the guards mean: the user
+  // exists, is enabled, and the session's credential version is theirs.
+  router.get('/session', async (ctx) => {
+    const status = await sessions.peek(ctx.req).catch(onStoreFailure)
+    const found = status?.userId == null ? null : await Promise.resolve(users.byId(status.userId)).catch(onStoreFailure)
+    const user = found !== null && !found.disabled && found.credentialVersion === status?.credentialVersion ? found : null
+    sendJson(ctx.res, 200, {
+      authenticated: user !== null,
+      ...(user === null ? {} : { user: toPublic(user) }),
+      idleExpiresAt: iso(status?.idleExpiresAt ?? null),
+      absoluteExpiresAt: iso(status?.absoluteExpiresAt ?? null),
+      remember: status?.remember ?? false,
+      authenticatedAt: iso(status?.authenticatedAt ?? null),
+      now: iso(sessions.options.now()),
+    }, ['Cache-Control', 'no-store', 'Vary', 'Cookie'])
+  })
+
+  // "Stay signed in": refresh the idle clock now, even within the touch interval.
+  router.post('/session/refresh', async (ctx) => {
+    const session = await ctx.session()
+    await signedIn(session)
+    session.touch()
+    await ctx.reply(200, { message: 'Session refreshed' })
+  })
+
   router.post('/logout', async (ctx) => {
     ;(await ctx.session()).destroy()
     await ctx.reply(200, { message: 'Logged out successfully' }, cleared)
   })
 
+  // Ends the other sessions too, so it is as sensitive as /sessions/revoke-others.
   router.post('/logout/everywhere', async (ctx) => {
-    const session = await ctx.session()
-    const user = await signedIn(session)
+    const { session, user } = await sensitive(ctx)
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
     session.destroy()
     await ctx.reply(200, { message: 'Logged out everywhere', ended: ended + 1 }, cleared)
@@ -155,39 +235,26 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     if (current) {
       // Ending the current session is a logout: destroy it and clear the cookie.
       session.destroy()
-    } else if (!(await sessions.revokeSession(user.id, handle).catch(onStoreFailure))) {
-      throw new HttpError(404, 'Session not found')
+    } else {
+      // Ending another session is sensitive (a thief could end the owner's); one's own is not.
+      await sensitive(ctx)
+      if (!(await sessions.revokeSession(user.id, handle).catch(onStoreFailure))) throw new HttpError(404, 'Session not found')
     }
     await ctx.reply(200, { message: 'Session ended' }, current ? cleared : undefined)
   })
 
   router.post('/sessions/revoke-others', async (ctx) => {
-    const session = await ctx.session()
-    const user = await signedIn(session)
+    const { session, user } = await sensitive(ctx)
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
     await ctx.reply(200, { message: 'Other sessions ended', ended })
   })
 
   router.post('/password', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { currentPassword: 'string', newPassword: 'string' })
-    const session = await ctx.session()
-    const user = await signedIn(session)
+    const { session, user } = await sensitive(ctx)
     const problem = passwordProblem(body.currentPassword) ?? passwordProblem(body.newPassword, { forNew: true })
     if (problem !== null) throw new HttpError(400, problem)
-    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
-    // A stolen session must not become an oracle for guessing the password: same throttle.
-    const verdict = await throttle.check(user.email, client).catch(onStoreFailure)
-    if (!verdict.allowed) {
-      throw new HttpError(429, 'Too many attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
-    }
-    // The current hash from the store, not the cache: a change made elsewhere a moment ago counts.
-    const current = await users.fresh(user.id).catch(onStoreFailure)
-    if (current === null || current.credentialVersion !== session.credentialVersion) throw new HttpError(401, 'Not authenticated')
-    if (!(await verifyPassword(body.currentPassword, current.passwordHash))) {
-      await throttle.recordFailure(user.email, client).catch(onStoreFailure)
-      throw new HttpError(403, 'Current password is incorrect')
-    }
-    await throttle.recordSuccess(user.email, client).catch(onStoreFailure)
+    await provePassword(ctx, session, user, body.currentPassword, 'Current password is incorrect')
     const hash = await hashPassword(body.newPassword, deps.bcryptCost)
     const changed = await users.setPasswordHash(user.id, hash).catch(onStoreFailure)
     /* c8 ignore next -- deleted between the check above and this change: as if before it */
@@ -196,7 +263,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     // sessions are dead already (their credential version is behind); deleting them is hygiene,
     // and this one is bound to the new version.
     const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
-    session.regenerate().setUser(user.id, changed.user.credentialVersion)
+    session.regenerate({ authenticated: true }).setUser(user.id, changed.user.credentialVersion)
     await ctx.reply(200, { message: 'Password changed', ended })
   })
 

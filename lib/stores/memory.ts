@@ -7,7 +7,7 @@
  * eviction policy and a sweeper.
  */
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
-import type { ConsumeResult, CounterLimit, IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 
 /** Options of {@link MemoryStore}. All are optional. */
 export interface MemoryStoreOptions {
@@ -81,6 +81,7 @@ class Entry {
     public readonly userAgent: string,
     public readonly ip: string,
     public credentialVersion: number,
+    public readonly authenticatedAt: number | null,
   ) {}
 }
 
@@ -176,11 +177,14 @@ export class MemoryStore implements Store {
     return copy(entry)
   }
 
-  async create(key: string, record: SessionRecord): Promise<boolean> {
+  async create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
     this.#open()
     if (this.#live(key) !== undefined) return false
     // Already expired: storing it would only take a slot (and maybe evict a live session).
     if (record.expiresAt <= this.#now()) return true
+    // The per-user cap is checked and applied in the same synchronous stretch as the insert below:
+    // the event loop is this store's lock, so concurrent creates for one user cannot overshoot.
+    if (limit !== undefined && record.userId !== null && !this.#admit(record.userId, limit)) return 'refused'
     const anonymous = record.userId === null
     if (anonymous && this.#anonymous.size >= this.#maxAnonymous) this.#evictFirst(this.#anonymous)
     if (this.#sessions.size >= this.#maxSessions) {
@@ -191,7 +195,7 @@ export class MemoryStore implements Store {
     }
     const r = record
     const entry = new Entry(r.version, r.data, r.createdAt, r.lastSeenAt, r.expiresAt,
-      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip, r.credentialVersion)
+      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip, r.credentialVersion, r.authenticatedAt)
     this.#sessions.set(key, entry)
     if (entry.userId !== null) this.#index(entry.userId, key)
     else this.#anonymous.add(key)
@@ -459,6 +463,24 @@ export class MemoryStore implements Store {
     this.#remove(key, this.#sessions.get(key) as Entry)
   }
 
+  /**
+   * Make room for one more session of `userId` under `limit`: false if the policy refuses, else
+   * true after ending the least recently used sessions beyond `max - 1`. Synchronous (atomic).
+   */
+  #admit(userId: string, limit: SessionLimit): boolean {
+    const live: Array<[string, Entry]> = []
+    for (const key of this.#users.get(userId) ?? []) {
+      const entry = key === limit.replacing ? undefined : this.#live(key)
+      if (entry !== undefined) live.push([key, entry])
+    }
+    const excess = live.length - limit.max + 1
+    if (excess <= 0) return true
+    if (limit.policy === 'refuse') return false
+    live.sort(([, a], [, b]) => a.lastSeenAt - b.lastSeenAt)
+    for (const [key, entry] of live.slice(0, excess)) this.#remove(key, entry)
+    return true
+  }
+
   #remove(key: string, entry: Entry): void {
     this.#sessions.delete(key)
     if (entry.userId !== null) this.#unindex(entry.userId, key)
@@ -495,5 +517,6 @@ function copy(e: Entry): SessionRecord {
     userAgent: e.userAgent,
     ip: e.ip,
     credentialVersion: e.credentialVersion,
+    authenticatedAt: e.authenticatedAt,
   }
 }

@@ -10,7 +10,8 @@
  *
  * Session hash fields (see the key layout in redis.ts): v version, d data, c createdAt,
  * l lastSeenAt, e expiresAt, a absoluteExpiresAt, r remember 0/1, u userId or '', h handle,
- * ua User-Agent, ip, cv credential version (a record written before cv existed reads as 0).
+ * ua User-Agent, ip, cv credential version (a record written before cv existed reads as 0),
+ * at authenticatedAt or '' (a record written before at existed reads as '').
  *
  * TTLs are relative milliseconds (`PEXPIRE`), computed by the caller from `expiresAt - now`, so a
  * clock difference between the app servers and Redis cannot shorten or stretch sessions.
@@ -20,7 +21,7 @@
 
 /** The commands the scripts add to the client (named `sessionkit*` to avoid clashing with yours). */
 export interface ScriptCommands {
-  /** The record's 12 fields as one JSON array (v d c l e a r u h ua ip cv), or null if missing. */
+  /** The record's 13 fields as one JSON array (v d c l e a r u h ua ip cv at), or null if missing. */
   sessionkitGet(key: string): Promise<string | null>
   /** 1 if created, 0 if the key holds a live record. Not stored (but 1) if `ttlMs <= 0`. */
   sessionkitCreate(key: string, ttlMs: number, ...fields: string[]): Promise<number>
@@ -55,6 +56,22 @@ export interface ScriptCommands {
   sessionkitIndexAdd(indexKey: string, handle: string, storageKey: string, ttlMs: number): Promise<number>
   /** Remove the given `handle, value` pairs if unchanged and older than `graceMs`; the count. */
   sessionkitIndexPrune(indexKey: string, graceMs: number, ...handleValuePairs: string[]): Promise<number>
+  /**
+   * INDEX_ADD under a per-user cap, in one atomic step on the index's slot. `seen` is
+   * `handle, value, lastSeenAt` triples the caller read (lastSeenAt `''` = the session is gone).
+   * Answers `['ok', value written, ...evicted storage keys]` or `['refused']`.
+   */
+  sessionkitIndexAdmit(
+    indexKey: string,
+    handle: string,
+    storageKey: string,
+    ttlMs: number,
+    max: number,
+    policy: 'evict-oldest' | 'refuse',
+    replacingKey: string,
+    graceMs: number,
+    ...seen: string[]
+  ): Promise<string[]>
 }
 
 export type WriteReply =
@@ -71,9 +88,10 @@ export type WriteReply =
  * field was written from a JS string), so cjson's byte-wise encoding round-trips it.
  */
 const GET = `
-local v = redis.call('HMGET', KEYS[1], 'v', 'd', 'c', 'l', 'e', 'a', 'r', 'u', 'h', 'ua', 'ip', 'cv')
+local v = redis.call('HMGET', KEYS[1], 'v', 'd', 'c', 'l', 'e', 'a', 'r', 'u', 'h', 'ua', 'ip', 'cv', 'at')
 for i = 1, 11 do if not v[i] then return false end end
 v[12] = v[12] or '0'
+v[13] = v[13] or ''
 return cjson.encode(v)
 `
 
@@ -83,7 +101,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local ttl = tonumber(ARGV[1])
 if ttl <= 0 then return 1 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'e', ARGV[6],
-  'a', ARGV[7], 'r', ARGV[8], 'u', ARGV[9], 'h', ARGV[10], 'ua', ARGV[11], 'ip', ARGV[12], 'cv', ARGV[13])
+  'a', ARGV[7], 'r', ARGV[8], 'u', ARGV[9], 'h', ARGV[10], 'ua', ARGV[11], 'ip', ARGV[12], 'cv', ARGV[13],
+  'at', ARGV[14])
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 `
@@ -217,6 +236,61 @@ end
 return n
 `
 
+/**
+ * The per-user session cap, atomic because it runs on one key: the user's index (a session and its
+ * index live on different Cluster slots, so the index is the only place all of a user's logins
+ * meet). The script cannot read the sessions themselves, so the caller first reads them and passes
+ * what it saw: entries it found gone are dropped (if unchanged and older than the grace period, as
+ * in INDEX_PRUNE), entries it found live carry their lastSeenAt for the eviction order. Entries
+ * the caller did not see (added since, by concurrent logins) count as live and as used when they
+ * were added. So the count is decided here, atomically, whatever the caller read; the read only
+ * informs which entries are dead and which is least recently used. lastSeenAt is the app servers'
+ * clock and the added time Redis's: a skew between them only reorders evictions.
+ * The new entry's value is returned so the caller can check it is still there after creating the
+ * session (a concurrent admit may have evicted it in between).
+ */
+const INDEX_ADMIT = `
+local t = redis.call('TIME')
+local at = t[1] .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+local now = tonumber(at)
+local grace = tonumber(ARGV[7])
+local lastSeen = {}
+for i = 8, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    if ARGV[i + 2] == '' then
+      if tonumber(string.match(ARGV[i + 1], '^(%d+):') or '0') + grace <= now then
+        redis.call('HDEL', KEYS[1], ARGV[i])
+      end
+    else
+      lastSeen[ARGV[i]] = tonumber(ARGV[i + 2])
+    end
+  end
+end
+local all = redis.call('HGETALL', KEYS[1])
+local live = {}
+for i = 1, #all, 2 do
+  local h, v = all[i], all[i + 1]
+  local key = string.match(v, '^%d*:(.*)$') or v
+  if h ~= ARGV[1] and key ~= ARGV[6] then
+    live[#live + 1] = {h, key, lastSeen[h] or tonumber(string.match(v, '^(%d+):') or '0')}
+  end
+end
+local max = tonumber(ARGV[4])
+local reply = {'ok', at .. ':' .. ARGV[2]}
+if #live >= max then
+  if ARGV[5] == 'refuse' then return {'refused'} end
+  table.sort(live, function(x, y) return x[3] < y[3] end)
+  for i = 1, #live - max + 1 do
+    redis.call('HDEL', KEYS[1], live[i][1])
+    reply[#reply + 1] = live[i][2]
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], reply[2])
+local ttl = tonumber(ARGV[3])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return reply
+`
+
 /** Definitions for `client.defineCommand(name, definition)`. */
 export const SCRIPTS: Record<keyof ScriptCommands, { numberOfKeys?: 1; lua: string }> = {
   sessionkitGet: { numberOfKeys: 1, lua: GET },
@@ -229,4 +303,5 @@ export const SCRIPTS: Record<keyof ScriptCommands, { numberOfKeys?: 1; lua: stri
   sessionkitConsume: { lua: CONSUME },
   sessionkitIndexAdd: { numberOfKeys: 1, lua: INDEX_ADD },
   sessionkitIndexPrune: { numberOfKeys: 1, lua: INDEX_PRUNE },
+  sessionkitIndexAdmit: { numberOfKeys: 1, lua: INDEX_ADMIT },
 }

@@ -6,7 +6,7 @@
  *
  * | key                      | type   | holds                                                        |
  * |--------------------------|--------|--------------------------------------------------------------|
- * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip cv (redis-scripts.ts) |
+ * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip cv at (redis-scripts.ts) |
  * | `${prefix}u:{${userId}}` | hash   | one user's index: handle → `"<added ms>:<storage key>"`       |
  * | `${prefix}h:${key}`      | string | a rate-limit counter ({@link RedisStore.consume}, `hit`)     |
  *
@@ -38,7 +38,7 @@
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
 import { redactCredentials } from '../redact.js'
-import type { ConsumeResult, CounterLimit, IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js'
 import { RedisTracking, type Loader, type TrackingStats } from './redis-tracking.js'
 
@@ -142,8 +142,8 @@ export interface RedisStoreOptions {
 
 type Client = (Redis | Cluster) & ScriptCommands
 
-/** The session hash's fields (v d c l e a r u h ua ip cv), as the get script answers them. */
-type Row = [string, string, string, string, string, string, string, string, string, string, string, string]
+/** The session hash's fields (v d c l e a r u h ua ip cv at), as the get script answers them. */
+type Row = [string, string, string, string, string, string, string, string, string, string, string, string, string]
 
 /**
  * listByUser never prunes an index entry younger than this (by Redis's clock). `create` and a
@@ -249,18 +249,47 @@ export class RedisStore implements Store {
     return record === null ? null : { value: Object.freeze(record), expiresAt: record.expiresAt }
   }
 
-  create(key: string, record: SessionRecord): Promise<boolean> {
+  create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
     return this.#run('create', async () => {
       const r = record
+      if (limit !== undefined && r.userId !== null) return this.#createLimited(key, r, r.userId, limit)
       // Index first (see the module comment): a crash now leaves only a stale entry.
       if (r.userId !== null) await this.#index(r.userId, r.handle, key, r.absoluteExpiresAt)
-      const sk = this.#sessionKey(key)
-      const created = await this.#changing(sk, () => this.#client.sessionkitCreate(sk, ttlMs(r.expiresAt),
-        String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
-        String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip,
-        String(r.credentialVersion)))
-      return Number(created) === 1
+      return this.#createRecord(key, r)
     })
+  }
+
+  async #createRecord(key: string, r: SessionRecord): Promise<boolean> {
+    const sk = this.#sessionKey(key)
+    const created = await this.#changing(sk, () => this.#client.sessionkitCreate(sk, ttlMs(r.expiresAt),
+      String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
+      String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip,
+      String(r.credentialVersion), r.authenticatedAt === null ? '' : String(r.authenticatedAt)))
+    return Number(created) === 1
+  }
+
+  /**
+   * Create under a per-user cap: read the user's sessions (to tell the script which index entries
+   * are dead and how recently each live one was used), admit atomically on the index's slot
+   * (INDEX_ADMIT in redis-scripts.ts), create the session, then destroy the evicted ones. The
+   * admission is the index entry, added before the session exists, as every index add is. A
+   * concurrent admit may evict this new entry before the session is created; checking the entry
+   * afterwards and destroying the session if it is gone keeps "every live session is in its
+   * user's index", hence at most `max` live sessions.
+   */
+  async #createLimited(key: string, r: SessionRecord, userId: string, limit: SessionLimit): Promise<boolean | 'refused'> {
+    const indexKey = this.#userKey(userId)
+    const { live, dead } = await this.#scan(userId)
+    const seen: string[] = [...dead.flatMap(([handle, value]) => [handle, value, ''])]
+    for (const s of live) seen.push(s.handle, s.value, String(s.record.lastSeenAt))
+    const reply = await this.#client.sessionkitIndexAdmit(indexKey, r.handle, key,
+      Math.max(1, ttlMs(r.absoluteExpiresAt)), limit.max, limit.policy, limit.replacing ?? '',
+      INDEX_PRUNE_GRACE_MS, ...seen)
+    if (reply[0] === 'refused') return 'refused'
+    const [, value, ...evicted] = reply as [string, string, ...string[]]
+    const [created] = await Promise.all([this.#createRecord(key, r), ...evicted.map((k) => this.#destroy(k))])
+    if (created && (await this.#client.hget(indexKey, r.handle)) !== value) await this.#destroy(key)
+    return created
   }
 
   write(key: string, expectedVersion: number, update: SessionUpdate): Promise<WriteResult> {
@@ -477,21 +506,26 @@ export class RedisStore implements Store {
    * rest (if older than {@link INDEX_PRUNE_GRACE_MS}).
    */
   async #list(userId: string): Promise<IndexedSession[]> {
-    const indexKey = this.#userKey(userId)
-    const entries = Object.entries(await this.#client.hgetall(indexKey))
+    const { live, dead } = await this.#scan(userId)
+    if (dead.length > 0) await this.#client.sessionkitIndexPrune(this.#userKey(userId), INDEX_PRUNE_GRACE_MS, ...dead.flat())
+    return live.map(({ key, record }) => ({ key, record })).sort((x, y) => x.record.createdAt - y.record.createdAt)
+  }
+
+  /** The user's index entries, split into live sessions (still this user's, same handle) and dead entries. */
+  async #scan(userId: string): Promise<{ live: Array<IndexedSession & { handle: string; value: string }>; dead: Array<[string, string]> }> {
+    const entries = Object.entries(await this.#client.hgetall(this.#userKey(userId)))
     const records = await Promise.all(entries.map(([, value]) => this.#read(storageKeyOf(value))))
-    const live: IndexedSession[] = []
-    const dead: string[] = []
+    const live: Array<IndexedSession & { handle: string; value: string }> = []
+    const dead: Array<[string, string]> = []
     entries.forEach(([handle, value], i) => {
       const record = records[i]
       if (record != null && record.userId === userId && record.handle === handle) {
-        live.push({ key: storageKeyOf(value), record })
+        live.push({ key: storageKeyOf(value), record, handle, value })
       } else {
-        dead.push(handle, value)
+        dead.push([handle, value])
       }
     })
-    if (dead.length > 0) await this.#client.sessionkitIndexPrune(indexKey, INDEX_PRUNE_GRACE_MS, ...dead)
-    return live.sort((x, y) => x.record.createdAt - y.record.createdAt)
+    return { live, dead }
   }
 
   #index(userId: string, handle: string, key: string, absoluteExpiresAt: number): Promise<number> {
@@ -515,7 +549,7 @@ export class RedisStore implements Store {
 /** The get script's answer (one JSON array, or null) as a record; null if missing or expired. */
 function parseRecord(packed: string | null): SessionRecord | null {
   if (packed === null) return null
-  const [v, d, c, l, e, a, r, u, h, ua, ip, cv] = JSON.parse(packed) as Row
+  const [v, d, c, l, e, a, r, u, h, ua, ip, cv, at] = JSON.parse(packed) as Row
   // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
   // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
   if (Number(e) <= Date.now()) return null
@@ -532,6 +566,7 @@ function parseRecord(packed: string | null): SessionRecord | null {
     userAgent: ua,
     ip,
     credentialVersion: Number(cv),
+    authenticatedAt: at === '' ? null : Number(at),
   }
 }
 

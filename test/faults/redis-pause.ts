@@ -33,7 +33,8 @@ t.teardown(() => redis.stop())
 
 t.test('SIGSTOP mid-load: fast 503s without Set-Cookie, then every session and write intact', async (t) => {
   const store = new RedisStore({ url: redis.url, prefix: `t-pause-${randomBytes(6).toString('hex')}:`, onClientError: () => {} })
-  const server = await boot(t, store)
+  // Twenty sessions of one user: above the default per-user limit (10), which is not under test here.
+  const server = await boot(t, store, { MAX_SESSIONS_PER_USER: '0' })
   // A stopped process is still SIGKILLed by redis.stop(), but resume it if an assertion throws.
   t.teardown(() => redis.resume())
 

@@ -48,6 +48,13 @@ t.test('login page in Chromium: login, cart, sessions, end another session, logo
     if (msg.type() === 'error' && !msg.text().startsWith('Failed to load resource')) problems.push(msg.text())
   })
 
+  // The idle watch reads GET /session once per login and then sleeps: a 30-day "remember me"
+  // deadline once overflowed setTimeout (2^31 ms) and made the page poll in a tight loop.
+  let sessionPolls = 0
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname === '/session') sessionPolls++
+  })
+
   // Waits use locators, not page.waitForFunction('…'): a string predicate is eval()ed inside the
   // page, which our CSP (no 'unsafe-eval') rightly refuses.
 
@@ -225,5 +232,6 @@ t.test('login page in Chromium: login, cart, sessions, end another session, logo
     t.equal((await fromNode('/dashboard', { headers: { Cookie: cookie } })).status, 401, "revoked: Ann's session ended")
   })
 
+  t.ok(sessionPolls >= 1 && sessionPolls <= 5, `the idle watch read GET /session ${sessionPolls} times, not in a loop`)
   t.same(problems, [], 'no script errors and no CSP refusals')
 })

@@ -7,6 +7,8 @@ t.test('defaults outside production', async (t) => {
   const c = loadConfig({})
   t.match(c, { port: 3000, host: '127.0.0.1', production: false, generatedSecret: true, store: { kind: 'memory' }, usersFile: null, workers: 1, trustProxy: false, bcryptCost: 10 })
   t.same(c.timeouts, {}, 'session timeouts: the manager defaults')
+  t.equal(c.reauthMaxAgeMs, 600_000, 'sensitive actions need a proof of at most 10 minutes')
+  t.same(c.sessionLimit, { maxSessionsPerUser: 10, sessionLimitPolicy: 'evict-oldest' }, '10 sessions a user, oldest evicted')
   t.equal(c.secrets.length, 1)
   t.ok(Buffer.byteLength(c.secrets[0] ?? '') >= 32, 'a random secret of at least 32 bytes')
   t.not(loadConfig({}).secrets[0], c.secrets[0], 'random each time')
@@ -26,6 +28,11 @@ t.test('every variable', async (t) => {
   }, 'cluster wins over REDIS_URL')
   t.same(loadConfig({ SESSION_IDLE_MS: '1800000', SESSION_REMEMBER_MS: '3600000', SESSION_ABSOLUTE_MS: '43200000' }).timeouts,
     { idleTimeoutMs: 1_800_000, rememberIdleTimeoutMs: 3_600_000, absoluteTimeoutMs: 43_200_000 })
+  t.equal(loadConfig({ REAUTH_MAX_AGE_MS: '300000' }).reauthMaxAgeMs, 300_000)
+  t.same(loadConfig({ MAX_SESSIONS_PER_USER: '3', SESSION_LIMIT_POLICY: 'refuse' }).sessionLimit,
+    { maxSessionsPerUser: 3, sessionLimitPolicy: 'refuse' })
+  t.same(loadConfig({ MAX_SESSIONS_PER_USER: '0', SESSION_LIMIT_POLICY: '' }).sessionLimit,
+    { maxSessionsPerUser: 0, sessionLimitPolicy: 'evict-oldest' }, '0 turns the limit off')
   t.equal(loadConfig({ TRUST_PROXY: '0' }).trustProxy, false)
   t.equal(loadConfig({ TRUST_PROXY: 'false' }).trustProxy, false)
   t.equal(loadConfig({ TRUST_PROXY: '1' }).trustProxy, true)
@@ -104,6 +111,10 @@ const bad: Array<[string, Record<string, string>]> = [
   ['idle timeout not a number', { SESSION_IDLE_MS: '30m' }],
   ['absolute timeout over 400 days', { SESSION_ABSOLUTE_MS: String(401 * 86_400_000) }],
   ['remember timeout under a second', { SESSION_REMEMBER_MS: '10' }],
+  ['re-auth age not a number', { REAUTH_MAX_AGE_MS: '10m' }],
+  ['re-auth age over a day', { REAUTH_MAX_AGE_MS: '86400001' }],
+  ['session limit negative', { MAX_SESSIONS_PER_USER: '-1' }],
+  ['session limit policy junk', { SESSION_LIMIT_POLICY: 'oldest' }],
   ['redis url scheme', { REDIS_URL: 'http://127.0.0.1:6379' }],
   ['cluster node without port', { REDIS_CLUSTER_NODES: '127.0.0.1' }],
   ['cluster port zero', { REDIS_CLUSTER_NODES: '127.0.0.1:0' }],

@@ -30,6 +30,7 @@ function record(now: number, over: Partial<SessionRecord> = {}): SessionRecord {
     userAgent: 'ua',
     ip: '127.0.0.1',
     credentialVersion: 0,
+    authenticatedAt: null,
     ...over,
   }
 }

@@ -41,7 +41,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
   return {
     version: 1, data: '{"n":0}', createdAt: now, lastSeenAt: now, expiresAt: now + 600_000,
     absoluteExpiresAt: now + 86_400_000, remember: false, userId: null,
-    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, ...over,
+    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, authenticatedAt: null, ...over,
   }
 }
 

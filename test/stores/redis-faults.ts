@@ -25,7 +25,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
   return {
     version: 1, data: '{"cart":[1,2,3]}', createdAt: now, lastSeenAt: now, expiresAt: now + 600_000,
     absoluteExpiresAt: now + 86_400_000, remember: false, userId: null,
-    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, ...over,
+    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, authenticatedAt: null, ...over,
   }
 }
 const update = (over: Partial<SessionUpdate> = {}): SessionUpdate =>

@@ -57,6 +57,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
     userAgent: 'ua',
     ip: '127.0.0.1',
     credentialVersion: 0,
+    authenticatedAt: null,
     ...over,
   }
 }
@@ -120,10 +121,10 @@ t.test('key layout: hashes, index, counters, each with a TTL', async (t) => {
   t.equal(await store.create(key, rec), true)
 
   const hash = await raw.hgetall(`${prefix}s:${key}`)
-  t.strictSame(Object.keys(hash).sort(), ['a', 'c', 'cv', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
+  t.strictSame(Object.keys(hash).sort(), ['a', 'at', 'c', 'cv', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
   t.strictSame(hash, {
     v: '1', d: rec.data, c: String(rec.createdAt), l: String(rec.lastSeenAt), e: String(rec.expiresAt),
-    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1', cv: '0',
+    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1', cv: '0', at: '',
   })
   await raw.hdel(`${prefix}s:${key}`, 'cv')
   t.equal((await store.get(key))?.credentialVersion, 0, 'a record written before cv existed reads as version 0')
@@ -230,6 +231,23 @@ t.test('throttledErrorLog: first error, then one line per interval with a count'
   t.notMatch(lines[3], /hunter2/)
 })
 
+t.test('session limit: a session evicted before its own create finished is destroyed by its creator', async (t) => {
+  const prefix = `${run}admit:`
+  const store = makeStore({ prefix })
+  const userId = 'racer'
+  const [a, b] = [newKey(), newKey()]
+  const limit = { max: 1, policy: 'evict-oldest' } as const
+  // Issued in one tick: both scans, then both admissions (a's first, then b's, which evicts a's
+  // entry), then both creates. a's session is written after its entry is gone: a must notice.
+  const results = await Promise.all([store.create(a, record({ userId }), limit), store.create(b, record({ userId }), limit)])
+  t.strictSame(results, [true, true], 'both were created')
+  t.equal(await store.get(a), null, 'the evicted one is gone, though its create came after the eviction')
+  t.not(await store.get(b), null)
+  t.strictSame((await store.listByUser(userId)).map((s) => s.key), [b])
+  t.equal(await raw.hlen(`${prefix}u:{${userId}}`), 1, 'one index entry')
+  await store.destroy(b)
+})
+
 t.test('user index: lazy pruning, with a grace period for entries just added', async (t) => {
   const prefix = `${run}prune:`
   const store = makeStore({ prefix })
@@ -272,6 +290,15 @@ t.test('records: corrupt or past expiresAt read as missing; past TTLs delete', a
   })
   await raw.pexpire(`${prefix}s:${stale}`, 60_000)
   t.equal(await store.get(stale), null, 'a record past expiresAt by our clock is not returned')
+
+  const older = newKey()
+  const live = record({ userAgent: 'written before authenticatedAt existed' })
+  await raw.hset(`${prefix}s:${older}`, {
+    v: '1', d: live.data, c: live.createdAt, l: live.lastSeenAt, e: live.expiresAt, a: live.absoluteExpiresAt,
+    r: '0', u: '', h: live.handle, ua: live.userAgent, ip: live.ip,
+  })
+  await raw.pexpire(`${prefix}s:${older}`, 60_000)
+  t.strictSame(await store.get(older), live, 'a record without the at field reads with authenticatedAt null')
 
   const past = newKey()
   t.equal(await store.create(past, record({ expiresAt: Date.now() - 1 })), true, 'creating an expired record succeeds…')

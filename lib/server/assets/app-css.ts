@@ -104,6 +104,8 @@ button.small { padding: 5px 10px; font-size: 0.85rem; }
   background: var(--ok-bg);
   color: var(--ok-text);
 }
+.notice.warning { background: var(--danger-bg); color: var(--danger); align-items: center; }
+#reauth .actions { display: flex; gap: 8px; justify-content: flex-end; }
 .badge {
   display: inline-block;
   padding: 1px 8px;

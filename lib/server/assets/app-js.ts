@@ -163,14 +163,15 @@ export const APP_JS = String.raw`'use strict';
     const id = encodeURIComponent(String(u.id));
     let r;
     if (action === 'disable' || action === 'enable') {
-      r = await api('PATCH', '/admin/users/' + id, { disabled: action === 'disable' });
+      r = await sensitive('PATCH', '/admin/users/' + id, { disabled: action === 'disable' });
     } else if (action === 'reset') {
       const password = window.prompt('New password for ' + u.email + ' (at least 8 characters)');
       if (!password) return;
-      r = await api('POST', '/admin/users/' + id + '/password', { password });
+      r = await sensitive('POST', '/admin/users/' + id + '/password', { password });
     } else {
-      r = await api('POST', '/admin/users/' + id + '/revoke-sessions');
+      r = await sensitive('POST', '/admin/users/' + id + '/revoke-sessions');
     }
+    if (r === null) return; // the password prompt was cancelled
     if (r.status === 401) return sessionGone();
     notice(r.ok && r.data ? r.data.message : errorOf(r));
     await loadUsers();
@@ -215,8 +216,90 @@ export const APP_JS = String.raw`'use strict';
 
   // 401 on a logged-in action: the session ended elsewhere (revoked, expired); back to the form.
   function sessionGone() {
+    stopIdleWatch();
+    closeReauth(false);
     showLogin();
     notice('Your session has ended, please sign in again');
+  }
+
+  // ---- re-authentication: ask for the password in place, then retry -----------------------------
+
+  let reauthDone = null; // resolves the pending prompt: true once re-authenticated, false if cancelled
+
+  function askPassword() {
+    if (reauthDone) return reauthDone.promise;
+    let resolve;
+    const promise = new Promise((r) => { resolve = r; });
+    reauthDone = { promise, resolve };
+    say($('reauth-error'), '');
+    $('reauth').hidden = false;
+    $('reauth-password').focus();
+    return promise;
+  }
+
+  function closeReauth(ok) {
+    $('reauth').hidden = true;
+    $('reauth-password').value = '';
+    if (reauthDone) reauthDone.resolve(ok);
+    reauthDone = null;
+  }
+
+  // A sensitive action: on 401 REAUTH_REQUIRED ask for the password, then run it once more.
+  // Resolves with the final answer, or null if the user cancelled.
+  async function sensitive(method, path, body) {
+    const r = await api(method, path, body);
+    if (r.status !== 401 || !r.data || r.data.code !== 'REAUTH_REQUIRED') return r;
+    if (!(await askPassword())) return null;
+    return api(method, path, body);
+  }
+
+  // ---- idle warning: two minutes before the idle timeout, without extending it --------------------
+
+  const WARN_MS = 120000;
+  const MAX_TIMER_MS = 3600000; // look again at least hourly (setTimeout overflows past 2^31 ms)
+  let idleTimer = 0;
+  let tickTimer = 0;
+  let watchGen = 0; // bumped by every stop: an answer for an older watch is ignored
+  let deadline = 0; // performance.now() at which the session ends if idle
+
+  function stopIdleWatch() {
+    watchGen++;
+    clearTimeout(idleTimer);
+    clearInterval(tickTimer);
+    $('idle-warning').hidden = true;
+  }
+
+  // GET /session does not slide the idle clock, so watching never keeps an idle session alive.
+  // The server's own "now" sets the countdown: the device's clock may be off by minutes.
+  async function watchIdle() {
+    const gen = ++watchGen;
+    const r = await api('GET', '/session');
+    if (gen !== watchGen) return; // logged out (or watched again) meanwhile
+    stopIdleWatch();
+    if (!r.ok || !r.data) return;
+    if (!r.data.authenticated) return sessionGone();
+    const left = Date.parse(r.data.idleExpiresAt) - Date.parse(r.data.now);
+    deadline = performance.now() + left;
+    if (left > WARN_MS) {
+      // Other requests may have slid the clock meanwhile: look again before warning.
+      idleTimer = setTimeout(() => { watchIdle().catch(() => {}); }, Math.min(left - WARN_MS, MAX_TIMER_MS));
+      return;
+    }
+    tick();
+    tickTimer = setInterval(tick, 1000);
+  }
+
+  function tick() {
+    const ms = deadline - performance.now();
+    if (ms <= 0) {
+      stopIdleWatch();
+      watchIdle().catch(() => {}); // the server decides: signed out, or still there
+      return;
+    }
+    const s = Math.floor(ms / 1000);
+    const text = 'You will be signed out in ' + Math.floor(s / 60) + ':' + String(s % 60).padStart(2, '0');
+    $('idle-text').textContent = text;
+    $('idle-warning').hidden = false;
   }
 
   async function loadCart() {
@@ -242,6 +325,7 @@ export const APP_JS = String.raw`'use strict';
       const admin = profile.ok && profile.data && profile.data.user && profile.data.user.role === 'admin';
       $('users-card').hidden = !admin;
       if (admin) await loadUsers();
+      await watchIdle();
     } else {
       showLogin();
       if (r.status !== 401) notice(r.status === 503 ? 'Service unavailable' : errorOf(r));
@@ -251,7 +335,8 @@ export const APP_JS = String.raw`'use strict';
 
   async function endSession(handle, button) {
     button.disabled = true;
-    const r = await api('DELETE', '/sessions/' + encodeURIComponent(handle));
+    const r = await sensitive('DELETE', '/sessions/' + encodeURIComponent(handle));
+    if (r === null) return loadSessions();
     if (r.status === 401) return sessionGone();
     if (r.ok) notice((r.data && r.data.message) || 'Session ended');
     else notice(errorOf(r));
@@ -289,13 +374,15 @@ export const APP_JS = String.raw`'use strict';
   $('logout').addEventListener('click', guarded($('logout'), async () => {
     const r = await api('POST', '/logout');
     if (!r.ok && r.status !== 401) return notice(errorOf(r));
+    stopIdleWatch();
     showLogin();
     notice((r.data && r.data.message) || 'Logged out');
     await loadCart(); // the cart belonged to the ended session
   }));
 
   $('revoke-others').addEventListener('click', guarded($('revoke-others'), async () => {
-    const r = await api('POST', '/sessions/revoke-others');
+    const r = await sensitive('POST', '/sessions/revoke-others');
+    if (r === null) return;
     if (r.status === 401) return sessionGone();
     if (!r.ok) return notice(errorOf(r));
     const n = r.data && typeof r.data.ended === 'number' ? r.data.ended : 0;
@@ -303,13 +390,32 @@ export const APP_JS = String.raw`'use strict';
     await loadSessions();
   }));
 
+  $('reauth-form').addEventListener('submit', guarded($('reauth-submit'), async () => {
+    const r = await api('POST', '/reauth', { password: $('reauth-password').value });
+    $('reauth-password').value = '';
+    if (r.status === 401) return sessionGone();
+    if (!r.ok) return say($('reauth-error'), r.status === 403 ? 'Password is incorrect' : loginError(r));
+    closeReauth(true);
+    await watchIdle(); // a new session: its own idle clock
+  }));
+
+  $('reauth-cancel').addEventListener('click', () => closeReauth(false));
+
+  $('stay-signed-in').addEventListener('click', guarded($('stay-signed-in'), async () => {
+    const r = await api('POST', '/session/refresh');
+    if (r.status === 401) return sessionGone();
+    if (!r.ok) return notice(errorOf(r));
+    await watchIdle();
+  }));
+
   $('sessions-refresh').addEventListener('click', guarded($('sessions-refresh'), loadSessions));
 
   $('password-form').addEventListener('submit', guarded($('password-submit'), async () => {
     say($('password-error'), '');
-    const r = await api('POST', '/password', { currentPassword: $('current-password').value, newPassword: $('new-password').value });
+    const r = await sensitive('POST', '/password', { currentPassword: $('current-password').value, newPassword: $('new-password').value });
     $('current-password').value = '';
     $('new-password').value = '';
+    if (r === null) return;
     if (r.status === 401) return sessionGone();
     if (!r.ok) return say($('password-error'), errorOf(r));
     const n = r.data && typeof r.data.ended === 'number' ? r.data.ended : 0;
@@ -321,13 +427,14 @@ export const APP_JS = String.raw`'use strict';
 
   $('user-form').addEventListener('submit', guarded($('user-create'), async () => {
     say($('user-form-error'), '');
-    const r = await api('POST', '/admin/users', {
+    const r = await sensitive('POST', '/admin/users', {
       email: $('new-user-email').value.trim(),
       name: $('new-user-name').value.trim(),
       role: $('new-user-role').value,
       password: $('new-user-password').value,
     });
     $('new-user-password').value = '';
+    if (r === null) return;
     if (r.status === 401) return sessionGone();
     if (!r.ok) return say($('user-form-error'), errorOf(r));
     $('new-user-email').value = '';

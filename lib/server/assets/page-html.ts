@@ -23,6 +23,27 @@ export const PAGE_HTML = `<!doctype html>
 
   <p id="notice" class="notice" role="status" aria-live="polite" hidden></p>
 
+  <!-- Shown two minutes before the idle timeout; "Stay signed in" refreshes the idle clock. -->
+  <div id="idle-warning" class="notice warning row" role="alert" hidden>
+    <span id="idle-text"></span>
+    <button id="stay-signed-in" type="button" class="small">Stay signed in</button>
+  </div>
+
+  <!-- Asked in place when a sensitive action answers REAUTH_REQUIRED; the action is then retried. -->
+  <section id="reauth" class="card" aria-labelledby="reauth-title" hidden>
+    <h2 id="reauth-title">Confirm your password</h2>
+    <p class="muted">This action needs a recent sign-in. Enter your password to continue.</p>
+    <form id="reauth-form" method="post" action="/reauth">
+      <label for="reauth-password">Password</label>
+      <input id="reauth-password" name="password" type="password" autocomplete="current-password" required>
+      <p id="reauth-error" class="error" role="alert" hidden></p>
+      <div class="actions">
+        <button id="reauth-cancel" type="button">Cancel</button>
+        <button id="reauth-submit" type="submit" class="primary">Confirm</button>
+      </div>
+    </form>
+  </section>
+
   <section id="login-view" class="card" aria-labelledby="login-title">
     <h2 id="login-title">Sign in</h2>
     <!-- method/action only matter without JavaScript: never put a password in a query string. -->
