@@ -2,7 +2,7 @@
  * Assemble the auth server from its configuration: store, session manager, users, throttle,
  * router, page; and start/stop it.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createDummyHash } from '../auth/password.js'
 import { LoginThrottle } from '../auth/throttle.js'
@@ -17,6 +17,9 @@ import { contextFactory, type AppContext } from './context.js'
 import { registerPage } from './page.js'
 import { registerRoutes } from './routes.js'
 import { UserDirectory } from './users.js'
+import { SecurityEvents } from '../events.js'
+import type { Logger } from './log.js'
+import { Observability } from './observability.js'
 
 export interface AppOverrides {
   /** Use this store instead of the one the config names (tests). */
@@ -24,6 +27,8 @@ export interface AppOverrides {
   users?: UserDirectory
   /** Session manager clock (tests). */
   now?: () => number
+  /** Write access and audit lines here (`npm start` passes one built from LOG_LEVEL). Default: none. */
+  log?: Logger
 }
 
 export interface RunningServer {
@@ -31,6 +36,8 @@ export interface RunningServer {
   port: number
   server: Server
   sessions: SessionManager
+  /** The METRICS_PORT listener's URL, or null. */
+  metricsUrl: string | null
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the store. */
   close(graceMs?: number): Promise<void>
 }
@@ -54,23 +61,38 @@ async function loadUsers(config: ServerConfig): Promise<UserDirectory> {
 
 /** Build the request handler and everything behind it. */
 export async function createApp(config: ServerConfig, overrides: AppOverrides = {}) {
-  const store = overrides.store ?? createStore(config.store)
+  const configured = overrides.store ?? createStore(config.store)
+  const events = new SecurityEvents(overrides.now ? { now: overrides.now } : {})
+  const ip = (req: IncomingMessage) => clientIp(req, { trustProxy: config.trustProxy })
+  let users: UserDirectory | undefined
+  const observed = new Observability({
+    config,
+    events,
+    store: configured,
+    log: overrides.log ?? null,
+    clientIp: ip,
+    countUsers: () => users?.list().length ?? 0,
+  })
+  const store = observed.store(configured)
   const sessions = createSessionManager({
     secrets: config.secrets,
     store,
+    events,
     // RFC 6265bis §4.1.3.2: `__Host-` pins the cookie to this host, path /, Secure, no Domain —
     // a sibling subdomain cannot overwrite it (cookie tossing).
     cookie: config.production ? { name: '__Host-sid', secure: true } : { name: 'sid' },
-    clientIp: (req) => clientIp(req, { trustProxy: config.trustProxy }),
+    clientIp: ip,
     ...config.timeouts,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
-  const [users, dummyHash] = await Promise.all([
+  const [loaded, dummyHash] = await Promise.all([
     overrides.users ?? loadUsers(config),
     createDummyHash(config.bcryptCost),
   ])
-  const router = new Router<AppContext>({ createContext: contextFactory(sessions) })
+  users = loaded
+  const router = new Router<AppContext>({ createContext: contextFactory(sessions, observed.active) })
   registerPage(router)
+  observed.route(router)
   registerRoutes(router, {
     sessions,
     users,
@@ -80,7 +102,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     trustProxy: config.trustProxy,
     storeKind: store.kind,
   })
-  return { router, sessions, users, handler: router.handler() }
+  return { router, sessions, users, observed, handler: observed.handler(router, router.handler()) }
 }
 
 /** The URL to print for a server listening on `host:port` (a wildcard address → loopback). */
@@ -93,6 +115,7 @@ export function serverUrl(host: string, port: number): string {
 export async function startServer(config: ServerConfig, overrides: AppOverrides = {}): Promise<RunningServer> {
   const app = await createApp(config, overrides)
   const server = createServer(app.handler)
+  app.observed.metrics?.watchServer(server)
   // Bound slow clients: headers within 10 s, the whole request within 30 s (slowloris).
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
@@ -104,12 +127,18 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
     })
   })
   const { port } = server.address() as AddressInfo
+  const metricsUrl = await app.observed.listen().catch(async (err: unknown) => {
+    server.close()
+    await app.sessions.close()
+    throw err
+  })
   let closing: Promise<void> | null = null
   return {
     url: serverUrl(config.host, port),
     port,
     server,
     sessions: app.sessions,
+    metricsUrl,
     close(graceMs = 4000) {
       closing ??= (async () => {
         const drained = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -118,6 +147,7 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
         timer.unref()
         await drained
         clearTimeout(timer)
+        await app.observed.close()
         await app.sessions.close()
       })()
       return closing

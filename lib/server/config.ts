@@ -18,9 +18,14 @@
  * | SESSION_IDLE_MS      | 86400000 (24 h)            | idle timeout                                   |
  * | SESSION_REMEMBER_MS  | 2592000000 (30 days)       | idle timeout with "remember me"                |
  * | SESSION_ABSOLUTE_MS  | 2592000000 (30 days)       | absolute lifetime                              |
+ * | LOG_LEVEL            | info                       | debug, info, warn, error or silent             |
+ * | LOG_FORMAT           | json                       | json (one object a line) or pretty             |
+ * | METRICS_TOKEN        | (unset)                    | serve GET /metrics behind Bearer <token>       |
+ * | METRICS_PORT         | (unset)                    | serve /metrics on 127.0.0.1:<port> instead     |
  */
 import { randomBytes } from 'node:crypto'
 import { MIN_SECRET_BYTES } from '../signature.js'
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
 
 export type StoreConfig =
   | { kind: 'memory' }
@@ -42,6 +47,9 @@ export interface ServerConfig {
   bcryptCost: number
   /** Session timeouts in ms; unset ones take the session manager's defaults (24 h / 30 d / 30 d). */
   timeouts: { idleTimeoutMs?: number; rememberIdleTimeoutMs?: number; absoluteTimeoutMs?: number }
+  log: { level: LogLevel; format: LogFormat }
+  /** Metrics are on when either is set: behind a Bearer token, and/or on a loopback port. */
+  metrics: { token: string | null; port: number | null }
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */
@@ -89,6 +97,22 @@ function timeouts(env: NodeJS.ProcessEnv): ServerConfig['timeouts'] {
   return out
 }
 
+/** A token shorter than this is guessable; `openssl rand -base64 32` gives 44 characters. */
+const MIN_METRICS_TOKEN = 16
+
+function observability(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'log' | 'metrics'> {
+  const level = (env.LOG_LEVEL || 'info') as LogLevel
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
+  const format = (env.LOG_FORMAT || 'json') as LogFormat
+  if (format !== 'json' && format !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${format}"`)
+  const token = env.METRICS_TOKEN || null
+  if (token !== null && (token.length < MIN_METRICS_TOKEN || !/^[\x21-\x7e]+$/.test(token))) {
+    throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN} printable characters without spaces; use e.g. \`openssl rand -base64 32\``)
+  }
+  const port = env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0, 0, 65535) : null
+  return { log: { level, format }, metrics: { token, port } }
+}
+
 /** Read and validate the configuration from `env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production'
@@ -129,5 +153,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     trustProxy: bool(env, 'TRUST_PROXY'),
     bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),
     timeouts: timeouts(env),
+    ...observability(env),
   }
 }

@@ -4,8 +4,12 @@
  * requests, close the store, exit 0 — all within 5 seconds.
  */
 import cluster, { type Worker } from 'node:cluster'
+import type { AddressInfo } from 'node:net'
 import { startServer } from './app.js'
 import { ConfigError, loadConfig, type ServerConfig } from './config.js'
+import { Logger } from './log.js'
+import { ClusterMetrics } from './metrics-cluster.js'
+import { listenMetrics } from './observability.js'
 
 /** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
 const SHUTDOWN_MS = 5000
@@ -25,10 +29,20 @@ function onSignals(handler: (signal: string) => void): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => handler(signal))
 }
 
+/** The process's log (stdout), or null with LOG_LEVEL=silent. Pending lines are written at exit. */
+function createLog(config: ServerConfig): Logger | null {
+  if (config.log.level === 'silent') return null
+  const log = new Logger(config.log)
+  process.on('exit', () => log.flush())
+  return log
+}
+
 async function runServer(config: ServerConfig): Promise<void> {
-  const running = await startServer(config)
+  const log = createLog(config)
+  const running = await startServer(config, log === null ? {} : { log })
   const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
-  console.log(`sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`)
+  log?.log('info', `sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`, { url: running.url })
+  if (running.metricsUrl !== null) log?.log('info', `metrics on ${running.metricsUrl}`, { url: running.metricsUrl })
   onSignals(() => {
     // A last-resort timer: whatever hangs, the process is gone within the budget.
     setTimeout(() => process.exit(0), SHUTDOWN_MS - 200).unref()
@@ -40,9 +54,18 @@ async function runServer(config: ServerConfig): Promise<void> {
   })
 }
 
-function runPrimary(config: ServerConfig): void {
+async function runPrimary(config: ServerConfig): Promise<void> {
+  const log = createLog(config)
   // Every worker must sign with the same secret, so a generated one is made here, once.
   process.env.SESSION_SECRET = config.secrets.join(',')
+  const on = config.metrics.token !== null || config.metrics.port !== null
+  // Workers' numbers are merged here: a scrape must never show one random worker.
+  const metrics = on ? new ClusterMetrics() : null
+  if (metrics !== null && config.metrics.port !== null) {
+    const server = await listenMetrics(config.metrics.port, () => metrics.text())
+    const { port } = server.address() as AddressInfo
+    log?.log('info', `metrics on http://127.0.0.1:${port}/metrics (all workers)`, { url: `http://127.0.0.1:${port}/metrics` })
+  }
   for (let i = 0; i < config.workers; i++) cluster.fork()
   let stopping = false
   cluster.on('exit', (worker, code) => {
@@ -53,7 +76,7 @@ function runPrimary(config: ServerConfig): void {
       process.exit(0)
     }
   })
-  console.log(`sessionkit: starting ${config.workers} workers (${describe(config)})`)
+  log?.log('info', `sessionkit: starting ${config.workers} workers (${describe(config)})`)
   onSignals(() => {
     stopping = true
     setTimeout(() => process.exit(0), SHUTDOWN_MS).unref()
@@ -69,7 +92,7 @@ async function main(): Promise<void> {
   if (cluster.isPrimary && config.production && config.usersFile === null) {
     console.warn('sessionkit: warning: NODE_ENV=production and no USERS_FILE: no user can log in (demo users are off in production)')
   }
-  if (cluster.isPrimary && config.workers > 1) runPrimary(config)
+  if (cluster.isPrimary && config.workers > 1) await runPrimary(config)
   else await runServer(config)
 }
 

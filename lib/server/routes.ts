@@ -10,6 +10,7 @@ import type { LoginThrottle } from '../auth/throttle.js'
 import { clientIp, HttpError, readJsonBody, requireFields, sendJson } from '../http.js'
 import type { SessionManager } from '../manager.js'
 import type { Router } from '../router.js'
+import { auditor } from './audit.js'
 import { storeFailure, type AppContext } from './context.js'
 import type { UserDirectory } from './users.js'
 
@@ -33,6 +34,8 @@ const MAX_ITEM_LENGTH = 100
 export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): void {
   const { sessions, users, throttle } = deps
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
+  const events = sessions.events
+  const audit = auditor(events, deps.trustProxy)
 
   router.post('/login', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { email: 'string', password: 'string', rememberMe: 'boolean?' })
@@ -44,6 +47,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
     const verdict = await throttle.check(body.email, client).catch(onStoreFailure)
     if (!verdict.allowed) {
+      if (events.active) audit(ctx.req, 'login.failed', { userId: users.byEmail(body.email)?.id ?? null, reason: 'throttled' })
       throw new HttpError(429, 'Too many login attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
     }
     // Unknown email and wrong password take the same path and the same bcrypt time, and get the
@@ -52,17 +56,24 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const ok = await verifyPassword(body.password, user?.passwordHash ?? deps.dummyHash)
     if (user === undefined || !ok) {
       await throttle.recordFailure(body.email, client).catch(onStoreFailure)
+      if (events.active) {
+        audit(ctx.req, 'login.failed', { userId: user?.id ?? null, reason: user === undefined ? 'unknown-user' : 'bad-password' })
+      }
       throw new HttpError(401, 'Invalid credentials')
     }
     await throttle.recordSuccess(body.email).catch(onStoreFailure)
     // New ID at the privilege change (session fixation), data such as the cart kept.
     session.regenerate().setUser(user.id).setRemember(body.rememberMe === true)
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
+    if (events.active) audit(ctx.req, 'login.succeeded', { handle: session.handle, userId: user.id, remember: body.rememberMe === true })
   })
 
   router.post('/logout', async (ctx) => {
-    ;(await ctx.session()).destroy()
+    const session = await ctx.session()
+    const { handle, userId } = session
+    session.destroy()
     await ctx.reply(200, { message: 'Logged out successfully' })
+    if (events.active && userId !== null) audit(ctx.req, 'logout', { handle, userId })
   })
 
   router.get('/dashboard', async (ctx) => {
@@ -84,7 +95,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     requireAdmin(await ctx.session(), users)
     const target = users.byId(ctx.params.id as string)
     if (target === undefined) throw new HttpError(404, 'User not found')
-    const ended = await sessions.revokeUserSessions(target.id).catch(onStoreFailure)
+    const ended = await sessions.revokeUserSessions(target.id, undefined, 'admin-revoked').catch(onStoreFailure)
     await ctx.reply(200, { message: 'Sessions revoked', ended })
   })
 
@@ -164,9 +175,10 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     await throttle.recordSuccess(user.email).catch(onStoreFailure)
     await users.setPasswordHash(user.id, await hashPassword(body.newPassword, deps.bcryptCost))
     // OWASP: after a password change, end every other session and renew this one's ID.
-    const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
+    const ended = await sessions.revokeUserSessions(user.id, session, 'password-changed').catch(onStoreFailure)
     session.regenerate()
     await ctx.reply(200, { message: 'Password changed', ended })
+    if (events.active) audit(ctx.req, 'password.changed', { handle: session.handle, userId: user.id, by: 'self' })
   })
 
   router.get('/healthz', async (ctx) => {

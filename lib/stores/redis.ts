@@ -137,6 +137,11 @@ export class RedisStore implements Store {
     return this.#client
   }
 
+  /** The prefix of every key this store writes (metrics count session keys by it). */
+  get keyPrefix(): string {
+    return this.#prefix
+  }
+
   get(key: string): Promise<SessionRecord | null> {
     return this.#run('get', () => this.#read(key))
   }

@@ -1,0 +1,94 @@
+/**
+ * A {@link Store} that times every call of the store it wraps into a histogram by operation and
+ * outcome (`ok` or `error`). The session engine and the login throttle are given the wrapper, so
+ * every store round trip the server makes is measured, with no change to either.
+ *
+ * Costs one extra promise reaction per store call, only when metrics are on (the server wraps the
+ * store only then). `local` and `selfTimed` are passed through: the engine decides on them.
+ */
+import type { IndexedSession, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { Histogram, HistogramSeries } from './registry.js'
+
+export type StoreOperation = 'get' | 'create' | 'write' | 'touch' | 'destroy' | 'listByUser' | 'destroyByUser' | 'hit' | 'resetHits' | 'ping'
+
+export const STORE_OPERATIONS: readonly StoreOperation[] = [
+  'get', 'create', 'write', 'touch', 'destroy', 'listByUser', 'destroyByUser', 'hit', 'resetHits', 'ping',
+]
+
+export class TimedStore implements Store {
+  readonly kind: string
+  readonly local?: boolean
+  readonly selfTimed?: boolean
+  readonly #inner: Store
+  readonly #ok: Record<StoreOperation, HistogramSeries>
+  readonly #error: Record<StoreOperation, HistogramSeries>
+
+  /** `histogram` has the labels (operation, outcome). */
+  constructor(inner: Store, histogram: Histogram) {
+    this.#inner = inner
+    this.kind = inner.kind
+    if (inner.local !== undefined) this.local = inner.local
+    if (inner.selfTimed !== undefined) this.selfTimed = inner.selfTimed
+    const ok = {} as Record<StoreOperation, HistogramSeries>
+    const error = {} as Record<StoreOperation, HistogramSeries>
+    for (const op of STORE_OPERATIONS) {
+      ok[op] = histogram.series(op, 'ok')
+      error[op] = histogram.series(op, 'error')
+    }
+    this.#ok = ok
+    this.#error = error
+  }
+
+  /** The wrapped store. */
+  get inner(): Store {
+    return this.#inner
+  }
+
+  get(key: string): Promise<SessionRecord | null> {
+    return this.#time('get', this.#inner.get(key))
+  }
+  create(key: string, record: SessionRecord): Promise<boolean> {
+    return this.#time('create', this.#inner.create(key, record))
+  }
+  write(key: string, expectedVersion: number, update: SessionUpdate): Promise<WriteResult> {
+    return this.#time('write', this.#inner.write(key, expectedVersion, update))
+  }
+  touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
+    return this.#time('touch', this.#inner.touch(key, lastSeenAt, expiresAt))
+  }
+  destroy(key: string): Promise<boolean> {
+    return this.#time('destroy', this.#inner.destroy(key))
+  }
+  listByUser(userId: string): Promise<IndexedSession[]> {
+    return this.#time('listByUser', this.#inner.listByUser(userId))
+  }
+  destroyByUser(userId: string, exceptKey?: string): Promise<number> {
+    return this.#time('destroyByUser', this.#inner.destroyByUser(userId, exceptKey))
+  }
+  hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }> {
+    return this.#time('hit', this.#inner.hit(key, windowMs, increment))
+  }
+  resetHits(key: string): Promise<void> {
+    return this.#time('resetHits', this.#inner.resetHits(key))
+  }
+  ping(): Promise<void> {
+    return this.#time('ping', this.#inner.ping())
+  }
+  close(): Promise<void> {
+    return this.#inner.close()
+  }
+
+  #time<T>(op: StoreOperation, promise: Promise<T>): Promise<T> {
+    const start = performance.now()
+    return promise.then(
+      (value) => {
+        this.#ok[op].observe((performance.now() - start) / 1000)
+        return value
+      },
+      (err: unknown) => {
+        this.#error[op].observe((performance.now() - start) / 1000)
+        throw err
+      },
+    )
+  }
+}
