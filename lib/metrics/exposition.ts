@@ -6,7 +6,8 @@
  * Format rules this follows: one `# HELP` and one `# TYPE` line per family, before its samples;
  * help text escapes `\` and newline; label values escape `\`, `"` and newline; histogram buckets
  * are cumulative, carry an `le` label, end with `le="+Inf"` equal to `_count`, then `_sum` and
- * `_count`; the output ends with a newline. `promtool check metrics` validates it in the tests.
+ * `_count`; the output ends with a newline. Histogram series never observed are left out.
+ * `promtool check metrics` validates the output in the tests.
  */
 import type { FamilySnapshot, SeriesSnapshot } from './registry.js'
 
@@ -51,6 +52,9 @@ export function writeText(families: readonly FamilySnapshot[]): string {
       }
       const bounds = f.buckets as number[]
       const counts = s.counts as number[]
+      // A histogram series appears with its first observation (as prom-client does): fifteen
+      // lines of zeros per never-used label set would only bloat every scrape.
+      if (!counts.some((c) => c > 0)) continue
       let cumulative = 0
       for (let i = 0; i <= bounds.length; i++) {
         cumulative += counts[i] as number

@@ -180,7 +180,7 @@ export async function estimateRedisSessions(client: Redis | Cluster, prefix: str
     const replies = (await pipeline.exec()) ?? []
     const keys = replies.map(([, key]) => key).filter((key): key is string => typeof key === 'string')
     const hits = keys.filter((key) => key.startsWith(sessionPrefix)).length
-    if (keys.length > 0) total += Math.round((size * hits) / keys.length)
+    total += Math.round((size * hits) / Math.max(1, keys.length))
   }
   return total
 }
