@@ -96,7 +96,7 @@ export function mergeSnapshots(workers: ReadonlyArray<readonly FamilySnapshot[]>
         into.n++
         if (f.type === 'histogram') {
           const counts = s.counts as number[]
-          ;(into.counts as number[]).forEach((c, i) => ((into.counts as number[])[i] = c + (counts[i] ?? 0)))
+          ;(into.counts as number[]).forEach((c, i) => ((into.counts as number[])[i] = c + (counts[i] as number)))
           into.sum = (into.sum as number) + (s.sum as number)
         } else if (f.aggregation === 'max') {
           into.value = Math.max(into.value as number, s.value as number)

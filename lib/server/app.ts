@@ -64,14 +64,15 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
   const configured = overrides.store ?? createStore(config.store)
   const events = new SecurityEvents(overrides.now ? { now: overrides.now } : {})
   const ip = (req: IncomingMessage) => clientIp(req, { trustProxy: config.trustProxy })
-  let users: UserDirectory | undefined
+  // Read at scrape time only, after the users are loaded below.
+  let users: UserDirectory
   const observed = new Observability({
     config,
     events,
     store: configured,
     log: overrides.log ?? null,
     clientIp: ip,
-    countUsers: () => users?.list().length ?? 0,
+    countUsers: () => users.list().length,
   })
   const store = observed.store(configured)
   const sessions = createSessionManager({

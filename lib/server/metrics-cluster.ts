@@ -14,7 +14,7 @@ import type { FamilySnapshot } from '../metrics/registry.js'
 
 const TAG = 'sessionkit:metrics'
 
-interface Message {
+export interface Message {
   tag: typeof TAG
   op: 'collect' | 'snapshot' | 'scrape' | 'text'
   id: number
@@ -47,7 +47,8 @@ export class ClusterMetrics {
 
   /** Every worker's metrics, merged, as exposition text. */
   async text(): Promise<string> {
-    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected())
+    // Only called in the primary, where cluster.workers is always set.
+    const workers = (Object.values(cluster.workers as NodeJS.Dict<Worker>) as Worker[]).filter((w) => w.isConnected())
     const id = this.#nextId++
     const got = new Map<number, FamilySnapshot[]>()
     await new Promise<void>((resolve) => {
@@ -86,17 +87,28 @@ export class ClusterMetrics {
   }
 }
 
+/** The worker's line to the primary: `process` in a cluster worker (a stand-in in tests). */
+export interface Channel {
+  send(message: Message): unknown
+  on(event: 'message', listener: (message: unknown) => void): unknown
+}
+
 /**
  * In a worker: answer the primary's collect requests with `snapshot()`, and return a function that
  * asks the primary for the whole server's text (for `GET /metrics` on the public port).
  */
-export function workerMetrics(snapshot: () => Promise<FamilySnapshot[]>, timeoutMs = 3000): () => Promise<string> {
+export function workerMetrics(
+  snapshot: () => Promise<FamilySnapshot[]>,
+  options: { timeoutMs?: number; channel?: Channel } = {},
+): () => Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 3000
+  const channel = options.channel ?? (process as unknown as Channel)
   const waiting = new Map<number, (text: string | null) => void>()
   let nextId = 0
-  process.on('message', (message: unknown) => {
+  channel.on('message', (message: unknown) => {
     if (!isMessage(message)) return
     if (message.op === 'collect') {
-      void snapshot().then((families) => process.send?.({ tag: TAG, op: 'snapshot', id: message.id, families } satisfies Message))
+      void snapshot().then((families) => channel.send({ tag: TAG, op: 'snapshot', id: message.id, families }))
     } else if (message.op === 'text') {
       waiting.get(message.id)?.(message.text as string)
     }
@@ -113,6 +125,6 @@ export function workerMetrics(snapshot: () => Promise<FamilySnapshot[]>, timeout
         else resolve(text)
       }
       waiting.set(id, settle)
-      process.send?.({ tag: TAG, op: 'scrape', id } satisfies Message)
+      channel.send({ tag: TAG, op: 'scrape', id })
     })
 }

@@ -18,7 +18,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { Redis, Cluster } from 'ioredis'
 import { bcryptPool } from '../auth/bcrypt-pool.js'
 import { SECURITY_EVENT_TYPES, type SecurityEvent, type SecurityEvents } from '../events.js'
-import { Registry, type Counter, type FamilySnapshot, type Gauge, type Histogram, type HistogramSeries, type Scalar } from '../metrics/registry.js'
+import { Registry, type Counter, type FamilySnapshot, type Histogram, type HistogramSeries, type Scalar } from '../metrics/registry.js'
 import { TimedStore } from '../metrics/timed-store.js'
 import type { Store } from '../store.js'
 import { MemoryStore } from '../stores/memory.js'
@@ -74,7 +74,7 @@ export class ServerMetrics {
     bcryptPool.onDone = (op, seconds) => bcrypt[op].observe(seconds)
     r.onCollect(() => bcryptQueue.set(bcryptPool.queueDepth))
 
-    this.#liveSessions(r.gauge('sessionkit_sessions', 'Live sessions: exact for the memory store; for Redis an estimate (see README).', [], 'avg'), options.store)
+    this.#liveSessions(options.store)
     if (options.countUsers !== undefined) {
       const users = r.gauge('sessionkit_users', 'Users in the user directory.', [], 'max').series()
       const count = options.countUsers
@@ -136,12 +136,16 @@ export class ServerMetrics {
     bcryptPool.onDone = null
   }
 
-  #liveSessions(gauge: Gauge, store: Store): void {
-    const live = gauge.series()
+  /** A live-session gauge for the stores that can count theirs (a custom store gets none). */
+  #liveSessions(store: Store): void {
+    if (!(store instanceof MemoryStore) && !(store instanceof RedisStore)) return
+    const help = 'Live sessions: exact for the memory store; for Redis an estimate (see README).'
+    // Every worker of a cluster estimates the same shared number: the primary averages them.
+    const live = this.registry.gauge('sessionkit_sessions', help, [], 'avg').series()
     if (store instanceof MemoryStore) {
       // Exact: the map's size (records expired but not yet swept included, at most one sweep old).
       this.registry.onCollect(() => live.set(store.stats().sessions))
-    } else if (store instanceof RedisStore) {
+    } else {
       this.registry.onCollect(async () => live.set(await estimateRedisSessions(store.client, store.keyPrefix)))
     }
   }
@@ -177,7 +181,8 @@ export async function estimateRedisSessions(client: Redis | Cluster, prefix: str
     }
     const pipeline = node.pipeline()
     for (let i = 0; i < SAMPLES; i++) pipeline.randomkey()
-    const replies = (await pipeline.exec()) ?? []
+    // A pipeline (unlike MULTI) never resolves to null: every command has its [error, reply].
+    const replies = (await pipeline.exec()) as Array<[Error | null, unknown]>
     const keys = replies.map(([, key]) => key).filter((key): key is string => typeof key === 'string')
     const hits = keys.filter((key) => key.startsWith(sessionPrefix)).length
     total += Math.round((size * hits) / Math.max(1, keys.length))

@@ -26,6 +26,9 @@ t.test('counters, gauges and histograms snapshot as plain data', async (t) => {
 
 t.test('collect hooks run before a snapshot; a failing or slow one leaves its gauge as it was', async (t) => {
   const r = new Registry({ collectTimeoutMs: 30 })
+  // The deadline timer is unref'd (a server keeps the process alive); keep this one up meanwhile.
+  const keepAlive = setInterval(() => {}, 1000)
+  t.teardown(() => clearInterval(keepAlive))
   const fast = r.gauge('fast', 'F.').series()
   const slow = r.gauge('slow', 'S.').series()
   const bad = r.gauge('bad', 'B.').series()

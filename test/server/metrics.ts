@@ -6,22 +6,19 @@
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { listenMetrics } from '../../lib/server/observability.js'
-import { bearerMatches, estimateRedisSessions } from '../../lib/server/metrics.js'
+import { SecurityEvents } from '../../lib/events.js'
+import { writeText } from '../../lib/metrics/exposition.js'
+import { bearerMatches, estimateRedisSessions, ServerMetrics } from '../../lib/server/metrics.js'
+import type { Store } from '../../lib/store.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { Client, JOHN } from '../fixtures/http-client.js'
-import { promtoolCheck } from '../fixtures/prometheus.js'
+import { promtoolCheck, sample } from '../fixtures/prometheus.js'
 import { startRedis } from '../fixtures/redis-server.js'
 import { boot } from '../fixtures/server-suite.js'
 
 const TOKEN = 'metrics-test-token-0123456789abcdef'
 const auth = { authorization: `Bearer ${TOKEN}` }
-
-/** The value of one sample line (`name{labels} value`), or undefined. */
-export function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `))
-  return line === undefined ? undefined : Number(line.slice(series.length + 1))
-}
 
 t.test('off by default: no /metrics route, no listener', async (t) => {
   const server = await boot(t, new MemoryStore())
@@ -152,4 +149,18 @@ t.test('live sessions in Redis: exact when few keys, estimated by sampling when 
   const clusterLike = { nodes: () => [other, other] } as unknown as Redis
   t.equal(await estimateRedisSessions(clusterLike, 'm:'), 2)
   t.equal(await estimateRedisSessions({ nodes: () => [] } as unknown as Redis, 'm:'), 0, 'no master, no sessions')
+})
+
+t.test('status codes outside 1xx–5xx share one class label', async (t) => {
+  const events = new SecurityEvents()
+  // A store of a kind it cannot count (neither memory nor Redis).
+  const metrics = new ServerMetrics({ events, store: { kind: 'custom' } as unknown as Store })
+  t.teardown(() => metrics.close())
+  metrics.request('GET', '/x', 600, 0.001)
+  events.emit('store.failure', { code: 'ERR_STORE_TIMEOUT' })
+  const text = writeText(await metrics.snapshot())
+  t.equal(sample(text, 'sessionkit_http_request_duration_seconds_count{method="GET",route="/x",status_class="other"}'), 1)
+  t.equal(sample(text, 'sessionkit_security_events_total{event="store.failure",reason="ERR_STORE_TIMEOUT"}'), 1, 'a store failure counts by its code')
+  t.notMatch(text, /sessionkit_users/, 'no users gauge without a user count')
+  t.notMatch(text, /sessionkit_sessions/, 'no live-session figure for a store it cannot count')
 })
