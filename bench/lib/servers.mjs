@@ -16,6 +16,8 @@ export const SERVERS = {
   bare: { file: 'bare.mjs', store: 'none', label: 'node:http, no session (ceiling)' },
   'sessionkit-memory': { file: 'sessionkit.mjs', store: 'memory', label: 'sessionkit, MemoryStore' },
   'sessionkit-redis': { file: 'sessionkit.mjs', store: 'redis', label: 'sessionkit, RedisStore (ioredis)' },
+  // The same server with JSON access/audit logs (LOG_LEVEL=info, to /dev/null) and metrics on.
+  'sessionkit-memory-observed': { file: 'sessionkit.mjs', store: 'memory', observed: true, label: 'sessionkit, MemoryStore, logs + metrics on' },
   'express-memory': { file: 'express.mjs', store: 'memory', label: 'express 4 + express-session, MemoryStore' },
   'express-redis': { file: 'express.mjs', store: 'redis', label: 'express 4 + express-session, connect-redis 9' },
   'fastify-memory': { file: 'fastify.mjs', store: 'memory', label: 'fastify 5 + @fastify/session, MemoryStore' },
@@ -43,6 +45,7 @@ export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = 
       ...process.env,
       NODE_ENV: 'development',
       BENCH_STORE: spec.store,
+      BENCH_OBSERVED: spec.observed ? '1' : '',
       BENCH_USERS_FILE: usersFile,
       BENCH_REDIS_URL: redisUrl,
       BENCH_PREFIX: `${runPrefix}${name}:`,

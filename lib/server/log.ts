@@ -84,6 +84,11 @@ export class Logger {
   readonly #maxPending: number
   #pending = ''
   #scheduled = false
+  /** The last time stamp formatted, and its text: many lines share a millisecond under load. */
+  #isoAt = -1
+  #iso = ''
+  /** JSON-quoted methods, routes and IPs: a few dozen distinct values, quoted once each. */
+  readonly #quoted = new Map<string, string>()
 
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? 'info'
@@ -109,11 +114,30 @@ export class Logger {
       this.#line(`${clock(time)} ${tag(level)} ${r.method} ${r.route ?? '(no route)'} ${r.status} ${r.ms}ms ${r.bytes}B ip=${r.ip}${who}`)
       return
     }
+    // Built by hand from known fields (the hot path of logging); every string is JSON-quoted.
     this.#line(
-      `{"time":"${new Date(time).toISOString()}","level":"${level}","kind":"access","method":${JSON.stringify(r.method)},` +
-        `"route":${JSON.stringify(r.route)},"status":${r.status},"ms":${r.ms},"bytes":${r.bytes},` +
-        `"session":${JSON.stringify(r.session)},"ip":${JSON.stringify(r.ip)}}`,
+      `{"time":"${this.#isoTime(time)}","level":"${level}","kind":"access","method":${this.#quote(r.method)},` +
+        `"route":${r.route === null ? 'null' : this.#quote(r.route)},"status":${r.status},"ms":${r.ms},"bytes":${r.bytes},` +
+        `"session":${r.session === null ? 'null' : JSON.stringify(r.session)},"ip":${this.#quote(r.ip)}}`,
     )
+  }
+
+  #isoTime(time: number): string {
+    if (time !== this.#isoAt) {
+      this.#isoAt = time
+      this.#iso = new Date(time).toISOString()
+    }
+    return this.#iso
+  }
+
+  #quote(text: string): string {
+    let quoted = this.#quoted.get(text)
+    if (quoted === undefined) {
+      // Bounded: client IPs are the only open-ended set; start over rather than grow.
+      if (this.#quoted.size >= 4096) this.#quoted.clear()
+      this.#quoted.set(text, (quoted = JSON.stringify(text)))
+    }
+    return quoted
   }
 
   /** An audit line for one security event. */
@@ -148,7 +172,7 @@ export class Logger {
       this.#line(`${clock(time)} ${tag(level)} ${text}`)
       return
     }
-    this.#line(JSON.stringify({ time: new Date(time).toISOString(), level, kind, ...fields }))
+    this.#line(JSON.stringify({ time: this.#isoTime(time), level, kind, ...fields }))
   }
 
   #line(text: string): void {

@@ -73,8 +73,9 @@ export class Observability {
       const start = performance.now()
       const socket = req.socket
       const sentBefore = socket.bytesWritten
-      // 'close' fires for every response, finished or cut short (Node ≥ 16).
-      res.once('close', () => {
+      // 'close' fires once for every response, finished or cut short (Node ≥ 16); `on` rather
+      // than `once` spares the once-wrapper on every request.
+      res.on('close', () => {
         const seconds = (performance.now() - start) / 1000
         const method = req.method as string
         const found = router.match(method, routingPath(req.url as string))
