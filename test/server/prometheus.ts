@@ -4,6 +4,9 @@
  * that the hand-written exposition is what Prometheus itself ingests, and that the README's
  * scrape configuration works as written.
  */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import t from 'tap'
 import { MemoryStore } from '../../lib/stores/memory.js'
 import { Client, JOHN } from '../fixtures/http-client.js'
@@ -19,8 +22,12 @@ t.test('Prometheus scrapes /metrics and answers a query for a counter', async (t
   await c.post('/login', { email: JOHN.email, password: 'wrong-password-1' })
   await c.post('/login', { email: 'nobody@example.com', password: 'wrong-password-1' })
   const target = new URL(server.url).host
-  // The job as the README shows it (authorization with the token).
-  const job = `    authorization:\n      type: Bearer\n      credentials: ${TOKEN}\n`
+  // The job as the README shows it: the token read from a file.
+  const dir = mkdtempSync(join(tmpdir(), 'sessionkit-token-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const tokenFile = join(dir, 'sessionkit-token')
+  writeFileSync(tokenFile, `${TOKEN}\n`, { mode: 0o600 })
+  const job = `    authorization:\n      type: Bearer\n      credentials_file: ${tokenFile}\n`
   const prom = await startPrometheus(t, target, job)
   if (prom === null) return
   const deadline = Date.now() + 60_000
