@@ -29,9 +29,8 @@ function onSignals(handler: (signal: string) => void): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => handler(signal))
 }
 
-/** The process's log (stdout), or null with LOG_LEVEL=silent. Pending lines are written at exit. */
-function createLog(config: ServerConfig): Logger | null {
-  if (config.log.level === 'silent') return null
+/** The process's log on stdout (LOG_LEVEL=silent writes nothing). Pending lines are written at exit. */
+function createLog(config: ServerConfig): Logger {
   const log = new Logger(config.log)
   process.on('exit', () => log.flush())
   return log
@@ -39,10 +38,10 @@ function createLog(config: ServerConfig): Logger | null {
 
 async function runServer(config: ServerConfig): Promise<void> {
   const log = createLog(config)
-  const running = await startServer(config, log === null ? {} : { log })
+  const running = await startServer(config, { log })
   const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
-  log?.log('info', `sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`, { url: running.url })
-  if (running.metricsUrl !== null) log?.log('info', `metrics on ${running.metricsUrl}`, { url: running.metricsUrl })
+  log.log('info', `sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`, { url: running.url })
+  if (running.metricsUrl !== null) log.log('info', `metrics on ${running.metricsUrl}`, { url: running.metricsUrl })
   onSignals(() => {
     // A last-resort timer: whatever hangs, the process is gone within the budget.
     setTimeout(() => process.exit(0), SHUTDOWN_MS - 200).unref()
@@ -64,7 +63,7 @@ async function runPrimary(config: ServerConfig): Promise<void> {
   if (metrics !== null && config.metrics.port !== null) {
     const server = await listenMetrics(config.metrics.port, () => metrics.text())
     const { port } = server.address() as AddressInfo
-    log?.log('info', `metrics on http://127.0.0.1:${port}/metrics (all workers)`, { url: `http://127.0.0.1:${port}/metrics` })
+    log.log('info', `metrics on http://127.0.0.1:${port}/metrics (all workers)`, { url: `http://127.0.0.1:${port}/metrics` })
   }
   for (let i = 0; i < config.workers; i++) cluster.fork()
   let stopping = false
@@ -76,7 +75,7 @@ async function runPrimary(config: ServerConfig): Promise<void> {
       process.exit(0)
     }
   })
-  log?.log('info', `sessionkit: starting ${config.workers} workers (${describe(config)})`)
+  log.log('info', `sessionkit: starting ${config.workers} workers (${describe(config)})`)
   onSignals(() => {
     stopping = true
     setTimeout(() => process.exit(0), SHUTDOWN_MS).unref()

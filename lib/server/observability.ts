@@ -42,8 +42,9 @@ export class Observability {
   constructor(o: ObservabilityOptions) {
     this.#config = o.config
     this.#clientIp = o.clientIp
-    this.log = o.log
-    const log = o.log
+    // A silent logger is no logger: nothing is observed for it.
+    const log = o.log !== null && o.log.level !== 'silent' ? o.log : null
+    this.log = log
     this.#unsubscribe = log === null ? null : o.events.onAny((e) => log.event(e))
     const on = o.config.metrics.token !== null || o.config.metrics.port !== null
     this.metrics = on ? new ServerMetrics({ events: o.events, store: o.store, countUsers: o.countUsers }) : null

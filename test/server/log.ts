@@ -104,3 +104,12 @@ t.test('defaults: info, json, stdout, Date.now', async (t) => {
   t.equal(line.message, 'to stdout')
   t.ok(Date.parse(line.time) >= before - 1)
 })
+
+t.test('the quoted-value cache is bounded: it starts over past 4096 distinct values', async (t) => {
+  const { log, lines } = capture({ maxPending: 1 << 30 })
+  for (let i = 0; i < 4100; i++) log.access({ ...access, ip: `10.0.${i >> 8}.${i & 255}` })
+  log.flush()
+  const all = lines()
+  t.equal(all.length, 4100)
+  t.equal(JSON.parse(all.at(-1) as string).ip, '10.0.16.3')
+})
