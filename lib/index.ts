@@ -34,6 +34,8 @@ export type { HttpErrorOptions, ReadJsonBodyOptions, FieldSpec, Fields, ClientIp
 export { createSessionManager, SessionManager } from './manager.js'
 export type { SessionInfo } from './manager.js'
 export { Session } from './session.js'
+export { SecurityEvents, SECURITY_EVENT_TYPES } from './events.js'
+export type { SecurityEvent, SecurityEventType, SecurityEventMap, EventContext, RevokeReason, LoginFailureReason } from './events.js'
 export type { SessionManagerOptions, SessionCookieOptions, ResolvedOptions, ResolvedCookieOptions, SameSite } from './options.js'
 export { requireAuth, requireAdmin, requireRole } from './auth/guards.js'
 export type { Principal, UserLookup } from './auth/guards.js'

@@ -45,6 +45,8 @@ export type RouteMatch<C> =
   | { status: 405; allow: string }
 
 interface ParamRoute<C> {
+  /** The path as registered, e.g. `/sessions/:handle` (logs and metrics name routes by it). */
+  pattern: string
   shape: string
   segments: string[]
   names: (string | null)[]
@@ -102,7 +104,7 @@ export class Router<C extends RequestContext = RequestContext> {
       const list = this.#params.get(segments.length) ?? []
       this.#params.set(segments.length, list)
       let route = list.find((r) => r.shape === shape)
-      if (route === undefined) list.push((route = { shape, segments, names, handlers: new Map() }))
+      if (route === undefined) list.push((route = { pattern: path, shape, segments, names, handlers: new Map() }))
       else if (route.names.join() !== names.join()) {
         throw typeError(ErrorCodes.ROUTE_INVALID, `route ${path} conflicts with param names of ${route.segments.join('/')}`)
       }
@@ -128,7 +130,7 @@ export class Router<C extends RequestContext = RequestContext> {
         continue
       }
       const params = decodeParams(route.names, parts)
-      return params ? { status: 200, handler, params, route: route.segments.join('/') } : { status: 400 }
+      return params ? { status: 200, handler, params, route: route.pattern } : { status: 400 }
     }
     if (allowed.size === 0) return { status: 404 }
     if (allowed.has('GET')) allowed.add('HEAD')
