@@ -17,8 +17,8 @@
  * from the event (see EVENT_LEVELS). Unexpected errors (500s, shutdown failures) keep going to
  * stderr through console.error, as before.
  *
- * Lines are buffered and written once per event-loop turn (one write(2) for many requests, which
- * is most of the cost of logging); {@link Logger.flush} writes what is pending, and runs at exit.
+ * Lines are buffered and written every 20 ms (one write(2) for many requests, which is most of the
+ * cost of logging); {@link Logger.flush} writes what is pending, and runs at shutdown and exit.
  */
 import type { SecurityEvent, SecurityEventType } from '../events.js'
 
@@ -71,7 +71,9 @@ export interface LoggerOptions {
   write?: (text: string) => void
   /** Clock (tests). */
   now?: () => number
-  /** Flush when this many characters are pending, without waiting for the turn to end. */
+  /** Write pending lines at least this often (ms). Default 20. */
+  flushMs?: number
+  /** Write at once when this many characters are pending. Default 65 536. */
   maxPending?: number
 }
 
@@ -82,11 +84,12 @@ export class Logger {
   readonly #write: (text: string) => void
   readonly #now: () => number
   readonly #maxPending: number
+  readonly #flushMs: number
   #pending = ''
-  #scheduled = false
-  /** The last time stamp formatted, and its text: many lines share a millisecond under load. */
-  #isoAt = -1
-  #iso = ''
+  #timer: NodeJS.Timeout | null = null
+  /** The second last formatted (ms since the epoch, floored) and its ISO text up to the dot. */
+  #isoSecond = -1
+  #isoPrefix = ''
   /** JSON-quoted methods, routes and IPs: a few dozen distinct values, quoted once each. */
   readonly #quoted = new Map<string, string>()
 
@@ -97,6 +100,7 @@ export class Logger {
     this.#write = options.write ?? ((text) => void process.stdout.write(text))
     this.#now = options.now ?? Date.now
     this.#maxPending = options.maxPending ?? 65_536
+    this.#flushMs = options.flushMs ?? 20
   }
 
   /** True if lines of `level` are written. */
@@ -122,12 +126,15 @@ export class Logger {
     )
   }
 
+  /** `toISOString()`, with the date part formatted once a second (every line needs a stamp). */
   #isoTime(time: number): string {
-    if (time !== this.#isoAt) {
-      this.#isoAt = time
-      this.#iso = new Date(time).toISOString()
+    const ms = time % 1000
+    const second = time - ms
+    if (second !== this.#isoSecond) {
+      this.#isoSecond = second
+      this.#isoPrefix = new Date(second).toISOString().slice(0, 20)
     }
-    return this.#iso
+    return `${this.#isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
   }
 
   #quote(text: string): string {
@@ -156,7 +163,10 @@ export class Logger {
 
   /** Write what is pending now (shutdown, tests). */
   flush(): void {
-    this.#scheduled = false
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer)
+      this.#timer = null
+    }
     if (this.#pending === '') return
     const text = this.#pending
     this.#pending = ''
@@ -178,10 +188,8 @@ export class Logger {
   #line(text: string): void {
     this.#pending += `${text}\n`
     if (this.#pending.length >= this.#maxPending) this.flush()
-    else if (!this.#scheduled) {
-      this.#scheduled = true
-      setImmediate(() => this.flush())
-    }
+    // unref: pending lines never keep a process alive; exit and shutdown flush them.
+    else this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
   }
 }
 

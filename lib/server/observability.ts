@@ -7,7 +7,7 @@
  */
 import cluster from 'node:cluster'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Socket } from 'node:net'
 import type { SecurityEvents } from '../events.js'
 import { sendJson } from '../http.js'
 import { CONTENT_TYPE, writeText } from '../metrics/exposition.js'
@@ -72,8 +72,7 @@ export class Observability {
     const clientIp = this.#clientIp
     return (req: IncomingMessage, res: ServerResponse): void => {
       const start = performance.now()
-      const socket = req.socket
-      const sentBefore = socket.bytesWritten
+      const socket = req.socket as SentSocket
       // 'close' fires once for every response, finished or cut short (Node ≥ 16); `on` rather
       // than `once` spares the once-wrapper on every request.
       res.on('close', () => {
@@ -88,7 +87,7 @@ export class Observability {
             route,
             status: res.statusCode,
             ms: Math.round(seconds * 1e5) / 100,
-            bytes: socket.bytesWritten - sentBefore,
+            bytes: sentSince(socket),
             session: (res as TrackedResponse)[SESSION_OF]?.handle ?? null,
             ip: clientIp(req),
           })
@@ -131,6 +130,18 @@ export class Observability {
       await new Promise((resolve) => listener.close(resolve))
     }
   }
+}
+
+/** What a socket had sent when its previous response closed (keep-alive: many per socket). */
+const SENT = Symbol('sessionkit.sent')
+type SentSocket = Socket & { [SENT]?: number }
+
+/** Bytes sent on `socket` since its previous response (head and body), read once per response. */
+function sentSince(socket: SentSocket): number {
+  const total = socket.bytesWritten
+  const bytes = total - (socket[SENT] ?? 0)
+  socket[SENT] = total
+  return bytes
 }
 
 async function sendMetrics(res: ServerResponse, scrape: () => Promise<string>): Promise<void> {

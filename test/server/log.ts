@@ -74,12 +74,13 @@ t.test('pretty lines for a terminal', async (t) => {
   ])
 })
 
-t.test('buffered: one write per event-loop turn, or when the buffer is full', async (t) => {
-  const { log, out } = capture()
+t.test('buffered: one write per flush interval, or when the buffer is full', async (t) => {
+  const { log, out } = capture({ flushMs: 5 })
   log.access(access)
   log.access(access)
   t.same(out, [], 'nothing written yet')
-  await new Promise((resolve) => setImmediate(resolve))
+  // The flush timer is unref'd; keep this process up until it fires.
+  await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(out.length, 1, 'one write for both lines')
   t.equal(out[0]?.split('\n').length, 3)
   log.flush()
@@ -112,4 +113,18 @@ t.test('the quoted-value cache is bounded: it starts over past 4096 distinct val
   const all = lines()
   t.equal(all.length, 4100)
   t.equal(JSON.parse(all.at(-1) as string).ip, '10.0.16.3')
+})
+
+t.test('time stamps: the ISO form, milliseconds zero-padded, across second boundaries', async (t) => {
+  let now = Date.UTC(2026, 0, 2, 3, 4, 5, 5)
+  const out: string[] = []
+  const log = new Logger({ now: () => now, write: (text) => out.push(text) })
+  for (const ms of [5, 45, 999, 1000, 1001]) {
+    now = Date.UTC(2026, 0, 2, 3, 4, 5, ms)
+    log.log('info', 'tick')
+  }
+  log.flush()
+  const times = out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l).time as string)
+  t.same(times, ['2026-01-02T03:04:05.005Z', '2026-01-02T03:04:05.045Z', '2026-01-02T03:04:05.999Z', '2026-01-02T03:04:06.000Z', '2026-01-02T03:04:06.001Z'])
+  for (const time of times) t.equal(new Date(time).toISOString(), time)
 })
