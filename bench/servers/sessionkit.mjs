@@ -31,7 +31,7 @@ const overrides =
   kind === 'redis' ? { store: new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX') }) } : {}
 if (process.env.BENCH_OBSERVED) {
   const devNull = openSync('/dev/null', 'w')
-  overrides.log = new Logger({ level: 'info', write: (text) => writeSync(devNull, text) })
+  overrides.logger = new Logger({ level: 'info', write: (text) => writeSync(devNull, text) })
 }
 const running = await startServer(config, overrides)
 announce(running.url, () => running.close(2000))

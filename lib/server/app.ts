@@ -28,7 +28,7 @@ export interface AppOverrides {
   /** Session manager clock (tests). */
   now?: () => number
   /** Write access and audit lines here (`npm start` passes one built from LOG_LEVEL). Default: none. */
-  log?: Logger
+  logger?: Logger
 }
 
 export interface RunningServer {
@@ -70,7 +70,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     config,
     events,
     store: configured,
-    log: overrides.log ?? null,
+    log: overrides.logger ?? null,
     clientIp: ip,
     countUsers: () => users.list().length,
   })

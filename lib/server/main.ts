@@ -38,7 +38,7 @@ function createLog(config: ServerConfig): Logger {
 
 async function runServer(config: ServerConfig): Promise<void> {
   const log = createLog(config)
-  const running = await startServer(config, { log })
+  const running = await startServer(config, { logger: log })
   const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
   log.log('info', `sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`, { url: running.url })
   if (running.metricsUrl !== null) log.log('info', `metrics on ${running.metricsUrl}`, { url: running.metricsUrl })

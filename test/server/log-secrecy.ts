@@ -69,7 +69,7 @@ bcryptPool.verify = (input, stored) => (passwords.add(input), verify(input, stor
 bcryptPool.hash = (input, cost) => (passwords.add(input), hash(input, cost))
 
 observeHook.env = { LOG_LEVEL: 'debug', METRICS_TOKEN: 'log-secrecy-metrics-token-0123456789' }
-observeHook.overrides = { log }
+observeHook.overrides = { logger: log }
 observeHook.onStart = (server) => {
   server.server.prependListener('request', watchTraffic)
 }

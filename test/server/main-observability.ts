@@ -73,7 +73,7 @@ t.test('LOG_LEVEL=silent: nothing on stdout; the server is not observed at all',
   p.child.kill('SIGTERM')
   t.equal(await p.exited, 0)
   t.equal(p.out(), '')
-  const app = await createApp(loadConfig({ PORT: '0', BCRYPT_COST: '4' }), { store: new MemoryStore(), log: new Logger({ level: 'silent' }) })
+  const app = await createApp(loadConfig({ PORT: '0', BCRYPT_COST: '4' }), { store: new MemoryStore(), logger: new Logger({ level: 'silent' }) })
   t.teardown(() => app.sessions.close())
   t.equal(app.observed.active, false, 'a silent logger installs no request hook')
   t.equal(app.sessions.events.active, false, 'and no event listener')
