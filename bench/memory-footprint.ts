@@ -42,6 +42,7 @@ async function fill(store: MemoryStore, indexed: boolean): Promise<void> {
       handle: randomBytes(12).toString('base64url'),
       userAgent: fresh(UA),
       ip: fresh('127.0.0.1'),
+      credentialVersion: 0,
     })
   }
 }

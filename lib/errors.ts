@@ -66,6 +66,10 @@ export const ErrorCodes = {
   // --- passwords (lib/auth/password.ts, lib/server/users.ts) ---------------------------------
   /** A password to hash breaks the policy (see `passwordProblem`), or a hash is not bcrypt. */
   PASSWORD_INVALID: 'ERR_PASSWORD_INVALID',
+
+  // --- users (lib/users/*) ---------------------------------------------------------------------
+  /** A user field given to a user store breaks its rule (id, email, name, role, disabled). */
+  USER_INVALID: 'ERR_USER_INVALID',
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

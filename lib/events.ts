@@ -27,7 +27,10 @@ export type RevokeReason =
   | 'password-changed'
   /** The user went over the concurrent-session limit; the oldest session made room. */
   | 'limit-evicted'
-  /** The user's credentials changed elsewhere (disabled, password reset): the session is stale. */
+  /**
+   * The user changed since the session was bound (password reset, role change, disabled, deleted,
+   * possibly on another instance): the session met a newer credential version and was ended.
+   */
   | 'credential-version'
 
 /** Why a login was refused. Kept apart here; the client gets one answer for all of them. */
@@ -66,11 +69,13 @@ export interface SecurityEventMap {
   'login.succeeded': { remember: boolean }
   'login.failed': { reason: LoginFailureReason }
   'logout': object
-  'password.changed': { by: 'self' | 'admin' }
-  'user.created': { by: string | null }
-  'user.updated': { by: string | null }
-  'user.disabled': { by: string | null }
-  'user.deleted': { by: string | null }
+  /** `by`: the id of who changed it (the user themselves, or an admin resetting it). */
+  'password.changed': { by: string }
+  /** `by`: the admin's user id. */
+  'user.created': { by: string }
+  'user.updated': { by: string }
+  'user.disabled': { by: string }
+  'user.deleted': { by: string }
 }
 
 export type SecurityEventType = keyof SecurityEventMap

@@ -263,6 +263,7 @@ export class SessionManager {
       hadCookie,
       committed: false,
       req,
+      credentialVersion: record === null ? 0 : record.credentialVersion,
     }
   }
 
@@ -318,6 +319,7 @@ export class SessionManager {
       // Read only here, when a record is made: most requests never need them.
       userAgent: (s.req.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT),
       ip: this.options.clientIp(s.req),
+      credentialVersion: s.credentialVersion,
     }
     /* c8 ignore next 3 -- a 256-bit random ID colliding with a live one: guards bugs, not luck */
     if (!(await this.#call(this.#store.create(key, record)))) {
@@ -379,6 +381,7 @@ export class SessionManager {
         expiresAt: this.#expiresAt(remember, base.absoluteExpiresAt, now),
         remember,
         userId: s.userChanged ? s.userId : base.userId,
+        credentialVersion: s.userChanged ? s.credentialVersion : base.credentialVersion,
       }
       const result = await this.#call(this.#store.write(s.key as string, base.version, update))
       if (result === 'ok') {

@@ -52,6 +52,8 @@ export interface SessionState {
   committed: boolean
   /** The request, for the User-Agent and client IP recorded when a record is created. */
   req: IncomingMessage
+  /** The bound user's credential version (changes with the binding: see `setUser`). */
+  credentialVersion: number
 }
 
 export const STATE: unique symbol = Symbol('sessionkit.session')
@@ -170,17 +172,32 @@ export class Session {
     return this[STATE].userId
   }
 
-  /** Bind the session to a user (or unbind with `null`); listed and revoked per user. */
-  setUser(userId: string | null): this {
+  /**
+   * Bind the session to a user (or unbind with `null`); listed and revoked per user.
+   * `credentialVersion` records which version of the user's credentials the binding was made
+   * with (read *before* the password was checked), so that an application can refuse the session
+   * once the user's credentials change (see {@link Session.credentialVersion}). Default 0.
+   */
+  setUser(userId: string | null, credentialVersion = 0): this {
     if (userId !== null && (typeof userId !== 'string' || userId.length === 0)) {
       throw typeError(ErrorCodes.SESSION_DATA_INVALID, 'userId must be a non-empty string or null')
     }
+    if (!Number.isSafeInteger(credentialVersion) || credentialVersion < 0) {
+      throw typeError(ErrorCodes.SESSION_DATA_INVALID, 'credentialVersion must be a non-negative integer')
+    }
     const s = this.#writable()
-    if (s.userId !== userId) {
+    if (userId === null) credentialVersion = 0
+    if (s.userId !== userId || s.credentialVersion !== credentialVersion) {
       s.userId = userId
+      s.credentialVersion = credentialVersion
       s.userChanged = true
     }
     return this
+  }
+
+  /** The credential version the session was bound with ({@link Session.setUser}); 0 if none. */
+  get credentialVersion(): number {
+    return this[STATE].credentialVersion
   }
 
   /** "Remember me": the longer idle timeout and a persistent cookie, never past the absolute limit. */

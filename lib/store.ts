@@ -40,6 +40,12 @@ export interface SessionRecord {
   userAgent: string
   /** Client IP of the request that created (or last regenerated) the session. */
   ip: string
+  /**
+   * The bound user's credential version when the session was bound to them (0 if anonymous, or
+   * bound without one). The auth server compares it with the user's current version on every
+   * request, so a password change or a disable ends sessions bound before it (ASVS 5.0 7.4.1).
+   */
+  credentialVersion: number
 }
 
 /** The fields a compare-and-set write replaces. `createdAt`, `handle`, `ua`, `ip` never change. */
@@ -49,6 +55,7 @@ export interface SessionUpdate {
   expiresAt: number
   remember: boolean
   userId: string | null
+  credentialVersion: number
 }
 
 /** Outcome of {@link Store.write}. */

@@ -54,6 +54,8 @@ t.test('misuse throws coded TypeErrors', async (t) => {
   const s = await manager.load(req)
   t.throws(() => s.setUser(''), { code: 'ERR_SESSION_DATA_INVALID' })
   t.throws(() => s.setUser(5 as unknown as string), { code: 'ERR_SESSION_DATA_INVALID' })
+  t.throws(() => s.setUser('u', -1), { code: 'ERR_SESSION_DATA_INVALID' })
+  t.throws(() => s.setUser('u', 1.5), { code: 'ERR_SESSION_DATA_INVALID' })
   t.throws(() => s.setRemember('yes' as unknown as boolean), { code: 'ERR_SESSION_DATA_INVALID' })
   s.set('big', 10n)
   await t.rejects(manager.commit(s, res()), { name: 'TypeError', code: 'ERR_SESSION_DATA_INVALID' })
@@ -84,6 +86,24 @@ t.test('user binding and remember flag are tracked without parsing data', async 
   await manager.commit(s, r)
   t.match(String(r.getHeader('set-cookie')), /Max-Age=2592000/)
   t.same((await manager.listSessions('u')).length, 1)
+})
+
+t.test('the credential version is bound with the user and survives a reload', async (t) => {
+  const s = await manager.load(req)
+  t.equal(s.credentialVersion, 0)
+  s.setUser('cv', 4)
+  t.equal(s.credentialVersion, 4)
+  const r = res()
+  await manager.commit(s, r)
+  const cookie = String(r.getHeader('set-cookie')).split(';')[0] ?? ''
+  const again = await manager.load({ headers: { cookie }, socket: {} } as unknown as IncomingMessage)
+  t.equal(again.credentialVersion, 4, 'read back from the store')
+  again.setUser('cv', 5)
+  await manager.commit(again, res())
+  const third = await manager.load({ headers: { cookie }, socket: {} } as unknown as IncomingMessage)
+  t.equal(third.credentialVersion, 5, 'same user, new version: written')
+  third.setUser(null, 3)
+  t.equal(third.credentialVersion, 0, 'unbinding resets it')
 })
 
 t.test('rebinding a stored session moves it between users\' indexes', async (t) => {

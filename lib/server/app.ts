@@ -17,14 +17,19 @@ import type { ServerConfig, StoreConfig } from './config.js'
 import { contextFactory, type AppContext } from './context.js'
 import { registerPage } from './page.js'
 import { registerRoutes } from './routes.js'
-import { UserDirectory } from './users.js'
+import { UserCache } from '../users/cache.js'
+import type { UserStore } from '../users/store.js'
 import type { Logger } from './log.js'
 import { Observability } from './observability.js'
+import { openUsers } from './users.js'
 
 export interface AppOverrides {
   /** Use this store instead of the one the config names (tests). */
   store?: Store
-  users?: UserDirectory
+  /** Use these users instead of the ones the config names (tests); closed with the server. */
+  users?: UserStore
+  /** Where start-up notes go (the users import). Default: console.log. */
+  log?: (line: string) => void
   /** Session manager clock (tests). */
   now?: () => number
   /** Write access and audit lines here (`npm start` passes one built from LOG_LEVEL). Default: none. */
@@ -42,37 +47,31 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>
 }
 
-export function createStore(config: StoreConfig): Store {
+export function createStore(config: StoreConfig, prefix = 'sk:'): Store {
   switch (config.kind) {
     case 'memory':
       return new MemoryStore()
     case 'redis':
-      return new RedisStore({ url: config.url })
+      return new RedisStore({ url: config.url, prefix })
     case 'cluster':
-      return new RedisStore({ clusterNodes: config.nodes })
+      return new RedisStore({ clusterNodes: config.nodes, prefix })
   }
-}
-
-async function loadUsers(config: ServerConfig): Promise<UserDirectory> {
-  if (config.usersFile !== null) return UserDirectory.fromFile(config.usersFile)
-  // Demo users are for development only; production needs USERS_FILE.
-  return config.production ? UserDirectory.empty() : UserDirectory.demo(config.bcryptCost)
 }
 
 /** Build the request handler and everything behind it. */
 export async function createApp(config: ServerConfig, overrides: AppOverrides = {}) {
-  const configured = overrides.store ?? createStore(config.store)
+  const configured = overrides.store ?? createStore(config.store, config.redisPrefix)
   const events = new SecurityEvents(overrides.now ? { now: overrides.now } : {})
   const ip = (req: IncomingMessage) => clientIp(req, { trustProxy: config.trustProxy })
   // Read at scrape time only, after the users are loaded below.
-  let users: UserDirectory
+  let users: UserCache
   const observed = new Observability({
     config,
     events,
     store: configured,
     log: overrides.logger ?? null,
     clientIp: ip,
-    countUsers: () => users.list().length,
+    countUsers: () => users.store.count(),
   })
   const store = observed.store(configured)
   const sessions = createSessionManager({
@@ -86,10 +85,18 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     ...config.timeouts,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
+  // Users live where sessions live: in Redis when sessions do (one truth for every process).
+  const redisClient = configured instanceof RedisStore && overrides.store === undefined ? configured.client : undefined
   const [loaded, dummyHash] = await Promise.all([
-    overrides.users ?? loadUsers(config),
+    overrides.users !== undefined
+      ? new UserCache(overrides.users)
+      : openUsers(config, { ...(redisClient ? { redisClient } : {}), ...(overrides.log ? { log: overrides.log } : {}) }),
     createDummyHash(config.bcryptCost),
-  ])
+  ]).catch(async (err: unknown) => {
+    await observed.close()
+    await sessions.close()
+    throw err
+  })
   users = loaded
   const router = new Router<AppContext>({ createContext: contextFactory(sessions, observed.active) })
   registerPage(router)
@@ -150,6 +157,7 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
         clearTimeout(timer)
         await app.observed.close()
         await app.sessions.close()
+        await app.users.close()
       })()
       return closing
     },

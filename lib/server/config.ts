@@ -11,6 +11,7 @@
  * | SESSION_SECRET       | random (dev only)          | comma-separated secrets, the first signs       |
  * | REDIS_URL            | (unset → memory store)     | Redis for sessions and login counters          |
  * | REDIS_CLUSTER_NODES  | (unset)                    | `host:port,host:port,…` → Redis Cluster        |
+ * | REDIS_PREFIX         | sk:                        | prefix of every Redis key (several apps, tests)|
  * | USERS_FILE           | (unset → demo users)       | JSON file of users with bcrypt hashes          |
  * | WORKERS              | 1                          | processes (node:cluster); needs Redis          |
  * | TRUST_PROXY          | false                      | take the client IP from X-Forwarded-For        |
@@ -42,6 +43,8 @@ export interface ServerConfig {
   generatedSecret: boolean
   store: StoreConfig
   usersFile: string | null
+  /** Prefix of every Redis key and channel (sessions, counters, users). */
+  redisPrefix: string
   workers: number
   trustProxy: boolean
   bcryptCost: number
@@ -137,6 +140,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     if (!/^rediss?:\/\//.test(env.REDIS_URL)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${env.REDIS_URL}"`)
     store = { kind: 'redis', url: env.REDIS_URL }
   }
+  const redisPrefix = env.REDIS_PREFIX !== undefined && env.REDIS_PREFIX !== '' ? env.REDIS_PREFIX : 'sk:'
+  // A brace would change which Cluster slot keys hash to (lib/users/redis.ts relies on its tag).
+  if (!/^[\w:.-]{1,64}$/.test(redisPrefix)) throw new ConfigError(`REDIS_PREFIX must be 1–64 of A-Z a-z 0-9 _ - . :, got "${redisPrefix}"`)
   const workers = integer(env, 'WORKERS', 1, 1, 64)
   if (workers > 1 && store.kind === 'memory') {
     throw new ConfigError('WORKERS > 1 needs a shared store: the memory store lives in one process, so set REDIS_URL or REDIS_CLUSTER_NODES')
@@ -149,6 +155,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     generatedSecret,
     store,
     usersFile: env.USERS_FILE !== undefined && env.USERS_FILE !== '' ? env.USERS_FILE : null,
+    redisPrefix,
     workers,
     trustProxy: bool(env, 'TRUST_PROXY'),
     bcryptCost: integer(env, 'BCRYPT_COST', 10, 4, 15),

@@ -15,7 +15,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { MAX_BCRYPT_COST, MIN_BCRYPT_COST, hashPassword, passwordProblem } from '../auth/password.js'
 import { ConfigError } from './config.js'
-import { type User, validateUser } from './users.js'
+import { type UserEntry as User, validateUser } from './users.js'
 
 export const USAGE = `usage: npm run hash-password -- --email <email> --name <name> --role admin|user [--id <id>] [--cost <${MIN_BCRYPT_COST}-${MAX_BCRYPT_COST}>]
 Reads the password from the first line of standard input and prints a USERS_FILE entry.`

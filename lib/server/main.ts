@@ -38,7 +38,7 @@ function createLog(config: ServerConfig): Logger {
 
 async function runServer(config: ServerConfig): Promise<void> {
   const log = createLog(config)
-  const running = await startServer(config, { logger: log })
+  const running = await startServer(config, { logger: log, log: (line) => log.log('info', line) })
   const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
   log.log('info', `sessionkit auth server listening on ${running.url} (${describe(config)}, ${who})`, { url: running.url })
   if (running.metricsUrl !== null) log.log('info', `metrics on ${running.metricsUrl}`, { url: running.metricsUrl })
@@ -53,6 +53,16 @@ async function runServer(config: ServerConfig): Promise<void> {
   })
 }
 
+/** Each STABLE_MS a worker ran before dying pays one crash off the restart back-off. */
+const STABLE_MS = 10_000
+const MAX_BACKOFF_MS = 10_000
+
+/** A worker's message saying why it could not start (see main()); the others are metrics'. */
+interface FatalMessage {
+  type: 'sessionkit:fatal'
+  message: string
+}
+
 async function runPrimary(config: ServerConfig): Promise<void> {
   const log = createLog(config)
   // Every worker must sign with the same secret, so a generated one is made here, once.
@@ -65,22 +75,58 @@ async function runPrimary(config: ServerConfig): Promise<void> {
     const { port } = server.address() as AddressInfo
     log.log('info', `metrics on http://127.0.0.1:${port}/metrics (all workers)`, { url: `http://127.0.0.1:${port}/metrics` })
   }
-  for (let i = 0; i < config.workers; i++) cluster.fork()
   let stopping = false
+  let exitCode = 0
+  let crashes = 0
+  const startedAt = new Map<Worker, number>()
+  /** Restarts waiting out their back-off: cancelled when the server stops. */
+  const pending = new Set<NodeJS.Timeout>()
+  const fork = (): void => {
+    const worker = cluster.fork()
+    startedAt.set(worker, Date.now())
+    worker.on('message', (msg: FatalMessage) => {
+      if (msg?.type !== 'sessionkit:fatal') return
+      console.error(`sessionkit: worker ${worker.process.pid} could not start: ${msg.message}`)
+    })
+  }
+  const stop = (code: number): void => {
+    stopping = true
+    exitCode = code
+    pending.forEach(clearTimeout)
+    setTimeout(() => process.exit(code), SHUTDOWN_MS).unref()
+    for (const worker of workers()) worker.process.kill('SIGTERM')
+  }
+  const listened = new WeakSet<Worker>()
+  cluster.on('listening', (worker) => listened.add(worker))
+  for (let i = 0; i < config.workers; i++) fork()
   cluster.on('exit', (worker, code) => {
-    if (!stopping) {
-      console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another`)
-      cluster.fork()
-    } else if (workers().length === 0) {
-      process.exit(0)
+    const lived = Date.now() - (startedAt.get(worker) as number)
+    startedAt.delete(worker)
+    if (stopping) {
+      if (workers().length === 0) process.exit(exitCode)
+      return
     }
+    if (!listened.has(worker)) {
+      // It never served: the same configuration would fail again in every worker (a bad
+      // USERS_FILE, a port in use). Stop everything with exit 1, as a single process would. (The
+      // other workers are still listed: a worker leaves cluster.workers at its own 'exit'.)
+      console.error(`sessionkit: worker ${worker.process.pid} failed before listening (exit ${code}); stopping`)
+      stop(1)
+      return
+    }
+    // A crash after serving: restart, backing off while crashes come in a row (each STABLE_MS
+    // the worker lived pays one crash off).
+    crashes = Math.max(0, crashes - Math.floor(lived / STABLE_MS)) + 1
+    const delay = Math.min(100 * 2 ** (crashes - 1), MAX_BACKOFF_MS)
+    console.error(`sessionkit: worker ${worker.process.pid} exited (${code}); starting another in ${delay} ms`)
+    const timer = setTimeout(() => {
+      pending.delete(timer)
+      fork()
+    }, delay)
+    pending.add(timer)
   })
   log.log('info', `sessionkit: starting ${config.workers} workers (${describe(config)})`)
-  onSignals(() => {
-    stopping = true
-    setTimeout(() => process.exit(0), SHUTDOWN_MS).unref()
-    for (const worker of workers()) worker.process.kill('SIGTERM')
-  })
+  onSignals(() => stop(0))
 }
 
 async function main(): Promise<void> {
@@ -98,5 +144,11 @@ async function main(): Promise<void> {
 main().catch((err: unknown) => {
   if (err instanceof ConfigError) console.error(`sessionkit: configuration error: ${err.message}`)
   else console.error('sessionkit: failed to start:', err)
+  if (cluster.isWorker) {
+    // Tell the primary why (a worker always has the IPC channel), then exit once it is out.
+    const send = process.send as (msg: FatalMessage, done: () => void) => boolean
+    send.call(process, { type: 'sessionkit:fatal', message: (err as Error).message }, () => process.exit(1))
+    return
+  }
   process.exit(1)
 })

@@ -146,7 +146,7 @@ export class ServerMetrics {
       // Exact: the map's size (records expired but not yet swept included, at most one sweep old).
       this.registry.onCollect(() => live.set(store.stats().sessions))
     } else {
-      this.registry.onCollect(async () => live.set(await estimateRedisSessions(store.client, store.keyPrefix)))
+      this.registry.onCollect(async () => live.set(await estimateRedisSessions(store.client, store.prefix)))
     }
   }
 }

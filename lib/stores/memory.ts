@@ -67,6 +67,7 @@ class Entry {
     public readonly handle: string,
     public readonly userAgent: string,
     public readonly ip: string,
+    public credentialVersion: number,
   ) {}
 }
 
@@ -155,7 +156,7 @@ export class MemoryStore implements Store {
     if (this.#sessions.size >= this.#maxSessions) this.#evictOldest()
     const r = record
     const entry = new Entry(r.version, r.data, r.createdAt, r.lastSeenAt, r.expiresAt,
-      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip)
+      r.absoluteExpiresAt, r.remember, r.userId, r.handle, r.userAgent, r.ip, r.credentialVersion)
     this.#sessions.set(key, entry)
     if (entry.userId !== null) this.#index(entry.userId, key)
     return true
@@ -177,6 +178,7 @@ export class MemoryStore implements Store {
     entry.expiresAt = update.expiresAt
     entry.remember = update.remember
     entry.userId = update.userId
+    entry.credentialVersion = update.credentialVersion
     this.#bump(key, entry)
     return 'ok'
   }
@@ -375,5 +377,6 @@ function copy(e: Entry): SessionRecord {
     handle: e.handle,
     userAgent: e.userAgent,
     ip: e.ip,
+    credentialVersion: e.credentialVersion,
   }
 }

@@ -10,7 +10,7 @@
  *
  * Session hash fields (see the key layout in redis.ts): v version, d data, c createdAt,
  * l lastSeenAt, e expiresAt, a absoluteExpiresAt, r remember 0/1, u userId or '', h handle,
- * ua User-Agent, ip.
+ * ua User-Agent, ip, cv credential version (a record written before cv existed reads as 0).
  *
  * TTLs are relative milliseconds (`PEXPIRE`), computed by the caller from `expiresAt - now`, so a
  * clock difference between the app servers and Redis cannot shorten or stretch sessions.
@@ -20,7 +20,7 @@
 
 /** The commands the scripts add to the client (named `sessionkit*` to avoid clashing with yours). */
 export interface ScriptCommands {
-  /** The record's 11 fields as one JSON array (v d c l e a r u h ua ip), or null if missing. */
+  /** The record's 12 fields as one JSON array (v d c l e a r u h ua ip cv), or null if missing. */
   sessionkitGet(key: string): Promise<string | null>
   /** 1 if created, 0 if the key holds a live record. Not stored (but 1) if `ttlMs <= 0`. */
   sessionkitCreate(key: string, ttlMs: number, ...fields: string[]): Promise<number>
@@ -38,6 +38,7 @@ export interface ScriptCommands {
     expiresAt: string,
     remember: string,
     userId: string,
+    credentialVersion: string,
   ): Promise<WriteReply>
   /** 1 if refreshed, 0 if missing. */
   sessionkitTouch(key: string, ttlMs: number, lastSeenAt: string, expiresAt: string): Promise<number>
@@ -65,8 +66,9 @@ export type WriteReply =
  * field was written from a JS string), so cjson's byte-wise encoding round-trips it.
  */
 const GET = `
-local v = redis.call('HMGET', KEYS[1], 'v', 'd', 'c', 'l', 'e', 'a', 'r', 'u', 'h', 'ua', 'ip')
+local v = redis.call('HMGET', KEYS[1], 'v', 'd', 'c', 'l', 'e', 'a', 'r', 'u', 'h', 'ua', 'ip', 'cv')
 for i = 1, 11 do if not v[i] then return false end end
+v[12] = v[12] or '0'
 return cjson.encode(v)
 `
 
@@ -76,7 +78,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local ttl = tonumber(ARGV[1])
 if ttl <= 0 then return 1 end
 redis.call('HSET', KEYS[1], 'v', ARGV[2], 'd', ARGV[3], 'c', ARGV[4], 'l', ARGV[5], 'e', ARGV[6],
-  'a', ARGV[7], 'r', ARGV[8], 'u', ARGV[9], 'h', ARGV[10], 'ua', ARGV[11], 'ip', ARGV[12])
+  'a', ARGV[7], 'r', ARGV[8], 'u', ARGV[9], 'h', ARGV[10], 'ua', ARGV[11], 'ip', ARGV[12], 'cv', ARGV[13])
 redis.call('PEXPIRE', KEYS[1], ttl)
 return 1
 `
@@ -93,7 +95,7 @@ local old = cur[2] or ''
 if ARGV[8] ~= '' and ARGV[8] ~= old and ARGV[2] ~= '1' then
   return {'rebind', cur[3] or '', cur[4] or '0'}
 end
-redis.call('HSET', KEYS[1], 'd', ARGV[4], 'l', ARGV[5], 'e', ARGV[6], 'r', ARGV[7], 'u', ARGV[8])
+redis.call('HSET', KEYS[1], 'd', ARGV[4], 'l', ARGV[5], 'e', ARGV[6], 'r', ARGV[7], 'u', ARGV[8], 'cv', ARGV[9])
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return {'ok', old, cur[3] or ''}

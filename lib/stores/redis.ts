@@ -6,7 +6,7 @@
  *
  * | key                      | type   | holds                                                        |
  * |--------------------------|--------|--------------------------------------------------------------|
- * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip (redis-scripts.ts) |
+ * | `${prefix}s:${key}`      | hash   | one session: fields v d c l e a r u h ua ip cv (redis-scripts.ts) |
  * | `${prefix}u:{${userId}}` | hash   | one user's index: handle → `"<added ms>:<storage key>"`       |
  * | `${prefix}h:${key}`      | string | a rate-limit counter ({@link RedisStore.hit})                 |
  *
@@ -82,8 +82,8 @@ export interface RedisStoreOptions {
 
 type Client = (Redis | Cluster) & ScriptCommands
 
-/** The session hash's fields (v d c l e a r u h ua ip), as the get script answers them. */
-type Row = [string, string, string, string, string, string, string, string, string, string, string]
+/** The session hash's fields (v d c l e a r u h ua ip cv), as the get script answers them. */
+type Row = [string, string, string, string, string, string, string, string, string, string, string, string]
 
 /**
  * listByUser never prunes an index entry younger than this (by Redis's clock). `create` and a
@@ -137,8 +137,8 @@ export class RedisStore implements Store {
     return this.#client
   }
 
-  /** The prefix of every key this store writes (metrics count session keys by it). */
-  get keyPrefix(): string {
+  /** The key prefix (the user store shares it: lib/users/redis.ts). */
+  get prefix(): string {
     return this.#prefix
   }
 
@@ -153,7 +153,8 @@ export class RedisStore implements Store {
       if (r.userId !== null) await this.#index(r.userId, r.handle, key, r.absoluteExpiresAt)
       const created = await this.#client.sessionkitCreate(this.#sessionKey(key), ttlMs(r.expiresAt),
         String(r.version), r.data, String(r.createdAt), String(r.lastSeenAt), String(r.expiresAt),
-        String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip)
+        String(r.absoluteExpiresAt), r.remember ? '1' : '0', r.userId ?? '', r.handle, r.userAgent, r.ip,
+        String(r.credentialVersion))
       return Number(created) === 1
     })
   }
@@ -162,7 +163,7 @@ export class RedisStore implements Store {
     return this.#run('write', async () => {
       const u = update
       const args = [String(expectedVersion), ttlMs(u.expiresAt), u.data, String(u.lastSeenAt),
-        String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? ''] as const
+        String(u.expiresAt), u.remember ? '1' : '0', u.userId ?? '', String(u.credentialVersion)] as const
       const [version, ttl, ...rest] = args
       const sk = this.#sessionKey(key)
       let reply = await this.#client.sessionkitWrite(sk, version, '0', ttl, ...rest)
@@ -289,7 +290,7 @@ export class RedisStore implements Store {
   async #read(key: string): Promise<SessionRecord | null> {
     const packed = await this.#client.sessionkitGet(this.#sessionKey(key))
     if (packed === null) return null
-    const [v, d, c, l, e, a, r, u, h, ua, ip] = JSON.parse(packed) as Row
+    const [v, d, c, l, e, a, r, u, h, ua, ip, cv] = JSON.parse(packed) as Row
     // PEXPIRE is set from our clock a moment before Redis runs it, so the key can outlive
     // expiresAt by that moment; the contract wants nothing past expiresAt by our clock.
     if (Number(e) <= Date.now()) return null
@@ -305,6 +306,7 @@ export class RedisStore implements Store {
       handle: h,
       userAgent: ua,
       ip,
+      credentialVersion: Number(cv),
     }
   }
 

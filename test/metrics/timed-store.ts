@@ -17,10 +17,10 @@ t.test('every operation is timed under its own name, ok or error, and passed thr
   t.equal(timed.selfTimed, undefined)
   t.equal(timed.inner, inner)
   const now = Date.now()
-  const record = { version: 1, data: '{}', createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, absoluteExpiresAt: now + 60_000, remember: false, userId: 'u', handle: 'h'.repeat(16), userAgent: '', ip: '' }
+  const record = { version: 1, data: '{}', createdAt: now, lastSeenAt: now, expiresAt: now + 60_000, absoluteExpiresAt: now + 60_000, remember: false, userId: 'u', credentialVersion: 1, handle: 'h'.repeat(16), userAgent: '', ip: '' }
   t.equal(await timed.create('k', record), true)
   t.match(await timed.get('k'), { version: 1 })
-  t.equal(await timed.write('k', 1, { data: '{}', lastSeenAt: now, expiresAt: now + 60_000, remember: false, userId: 'u' }), 'ok')
+  t.equal(await timed.write('k', 1, { data: '{}', lastSeenAt: now, expiresAt: now + 60_000, remember: false, userId: 'u', credentialVersion: 1 }), 'ok')
   t.equal(await timed.touch('k', now, now + 60_000), true)
   t.equal((await timed.listByUser('u')).length, 1)
   t.equal(await timed.destroyByUser('u', 'k'), 0)

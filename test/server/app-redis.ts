@@ -3,15 +3,33 @@
  * instances sharing one Redis: log in on one, use and log out on the other.
  */
 import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import t from 'tap'
+import { wipePrefix } from '../fixtures/child-env.js'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { Client, JOHN } from '../fixtures/http-client.js'
+import { redisDemoUsers } from '../fixtures/redis-users.js'
 import { boot, serverSuite } from '../fixtures/server-suite.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const prefix = () => `t-app-${randomBytes(6).toString('hex')}:`
+/** Every prefix this file used: wiped at the end, so the run leaves no keys. */
+const used: string[] = []
+const prefix = () => {
+  used.push(`t-app-${randomBytes(6).toString('hex')}:`)
+  return used.at(-1) as string
+}
+const raw = new Redis(url)
+t.teardown(async () => {
+  for (const p of used) await wipePrefix(raw, p)
+  await raw.quit()
+})
 
-await serverSuite(t, { name: 'redis', makeStore: () => new RedisStore({ url, prefix: prefix() }), storeKind: 'redis' })
+await serverSuite(t, {
+  name: 'redis',
+  makeStore: () => new RedisStore({ url, prefix: prefix() }),
+  storeKind: 'redis',
+  makeUsers: (t, store) => redisDemoUsers(t, store as RedisStore),
+})
 
 t.test('two instances on one Redis: login on one, use and log out on the other', async (t) => {
   const shared = prefix()

@@ -160,6 +160,23 @@ t.test('login page in Chromium: login, cart, sessions, end another session, logo
     t.equal(await page.evaluate('fetch("/dashboard", { credentials: "same-origin" }).then((r) => r.status)'), 200)
   })
 
+  await t.test('"Change password" changes it; a user sees no Users section', async (t) => {
+    t.ok(await page.isVisible('#password-card'))
+    t.ok(await page.isHidden('#users-card'), 'not an admin')
+    await page.fill('#current-password', 'not-the-password')
+    await page.fill('#new-password', 'john-password-2')
+    await page.click('#password-submit')
+    await page.locator('#password-error', { hasText: /Current password is incorrect/ }).waitFor()
+    await page.fill('#current-password', JOHN.password)
+    await page.fill('#new-password', 'john-password-2')
+    await page.click('#password-submit')
+    await page.locator('#notice', { hasText: /^Password changed; ended 0 other sessions$/ }).waitFor()
+    t.equal(await page.inputValue('#new-password'), '', 'the fields are cleared')
+    t.equal(await page.evaluate('fetch("/dashboard", { credentials: "same-origin" }).then((r) => r.status)'), 200, 'this session stays')
+    const old = await fromNode('/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(JOHN) })
+    t.equal(old.status, 401, 'the old password is refused')
+  })
+
   await t.test('"Log out" returns to the login form and the session is gone', async (t) => {
     await page.click('#logout')
     await page.waitForSelector('body[data-state="login"]')
@@ -170,6 +187,42 @@ t.test('login page in Chromium: login, cart, sessions, end another session, logo
     t.equal(await page.evaluate('fetch("/dashboard", { credentials: "same-origin" }).then((r) => r.status)'), 401)
     await page.waitForSelector('#cart-items:empty', { state: 'attached' })
     t.ok(await page.isVisible('#cart-empty'), 'the cart went with the session')
+  })
+
+  await t.test('an admin sees Users: create, disable, enable, reset password, revoke sessions', async (t) => {
+    await page.fill('#email', 'admin@example.com')
+    await page.fill('#password', 'admin-password-1')
+    await page.click('#login-submit')
+    await page.waitForSelector('body[data-state="dashboard"]')
+    await page.locator('#users [data-user-id]').nth(1).waitFor()
+    t.equal(await page.locator('#users [data-user-id]').count(), 2)
+    await page.fill('#new-user-email', 'ann@example.com')
+    await page.fill('#new-user-name', 'Ann <i>')
+    await page.fill('#new-user-password', 'ann-password-1')
+    await page.click('#user-create')
+    await page.locator('#users [data-email="ann@example.com"]').waitFor()
+    t.match(await page.textContent('#users [data-email="ann@example.com"]'), 'Ann <i>', 'names are text')
+    const login = (password: string) => fromNode('/login', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ email: 'ann@example.com', password }) })
+    t.equal((await login('ann-password-1')).status, 200, 'the new user logs in')
+
+    const ann = '#users [data-email="ann@example.com"]'
+    await page.click(`${ann} [data-action="disable"]`)
+    await page.locator(`${ann}[data-disabled="true"]`).waitFor()
+    t.equal((await login('ann-password-1')).status, 401, 'disabled: refused')
+    await page.click(`${ann} [data-action="enable"]`)
+    await page.locator(`${ann}:not([data-disabled])`).waitFor()
+    t.equal((await login('ann-password-1')).status, 200, 'enabled again')
+
+    page.once('dialog', (dialog) => void dialog.accept('ann-password-2'))
+    await page.click(`${ann} [data-action="reset"]`)
+    await page.locator('#notice', { hasText: /reset/ }).waitFor()
+    t.equal((await login('ann-password-1')).status, 401, 'reset: the old password is refused')
+    const fresh = await login('ann-password-2')
+    t.equal(fresh.status, 200, 'and the new one works')
+    const cookie = fresh.headers.getSetCookie().map((c) => c.split(';')[0] as string).find((c) => c.startsWith('sid=')) ?? ''
+    await page.click(`${ann} [data-action="revoke"]`)
+    await page.locator('#notice', { hasText: /^Sessions revoked$/ }).waitFor()
+    t.equal((await fromNode('/dashboard', { headers: { Cookie: cookie } })).status, 401, "revoked: Ann's session ended")
   })
 
   t.same(problems, [], 'no script errors and no CSP refusals')

@@ -47,6 +47,7 @@ const bad: Array<[string, Record<string, string>]> = [
   ['redis url scheme', { REDIS_URL: 'http://127.0.0.1:6379' }],
   ['cluster node without port', { REDIS_CLUSTER_NODES: '127.0.0.1' }],
   ['cluster port zero', { REDIS_CLUSTER_NODES: '127.0.0.1:0' }],
+  ['redis prefix with a hash tag', { REDIS_PREFIX: 'a{b}:' }],
 ]
 for (const [name, env] of bad) {
   t.test(`refuses: ${name}`, async (t) => {

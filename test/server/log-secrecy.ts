@@ -77,7 +77,7 @@ observeHook.onStart = (server) => {
 const here = new URL('.', import.meta.url)
 const security = new URL('../security/', import.meta.url)
 const files = [
-  ...readdirSync(here).filter((f) => /^app-.*\.ts$/.test(f) || f === 'store-failure.ts').map((f) => new URL(f, here)),
+  ...readdirSync(here).filter((f) => /^app-.*\.ts$/.test(f) || f === 'store-failure.ts' || f === 'admin.ts').map((f) => new URL(f, here)),
   ...readdirSync(security).filter((f) => f.endsWith('.ts')).map((f) => new URL(f, security)),
 ]
 for (const file of files) await import(file.href)
@@ -89,10 +89,14 @@ t.test('no log line holds a cookie value, a session ID or key, or a password', a
   const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
   const access = entries.filter((e) => e.kind === 'access')
   const events = new Set(entries.filter((e) => e.kind === 'audit').map((e) => e.event))
-  t.ok(files.length >= 6, `${files.length} black-box files ran`)
+  t.ok(files.length >= 9, `${files.length} black-box files ran`)
   t.ok(access.length > 500, `${access.length} access lines captured`)
-  for (const kind of ['login.succeeded', 'login.failed', 'logout', 'session.created', 'session.destroyed', 'session.revoked', 'password.changed', 'store.failure']) {
+  for (const kind of ['login.succeeded', 'login.failed', 'logout', 'session.created', 'session.regenerated', 'session.destroyed', 'session.revoked', 'password.changed', 'store.failure', 'user.created', 'user.updated', 'user.disabled', 'user.deleted']) {
     t.ok(events.has(kind), `audit lines include ${kind}`)
+  }
+  const reasons = new Set(entries.filter((e) => e.kind === 'audit').map((e) => `${e.event} ${e.reason}`))
+  for (const reason of ['login.failed unknown-user', 'login.failed bad-password', 'login.failed disabled', 'login.failed throttled', 'session.revoked user-revoked', 'session.revoked admin-revoked', 'session.revoked password-changed', 'session.revoked credential-version']) {
+    t.ok(reasons.has(reason), `audit lines include ${reason}`)
   }
   t.ok(secrets.size > 200, `${secrets.size} cookie values, IDs and keys collected`)
   t.ok(passwords.size > 5, `${passwords.size} passwords collected`)

@@ -5,7 +5,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer, request } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
 import t from 'tap'
+import { childEnv, wipePrefix } from '../fixtures/child-env.js'
 
 const MAIN = new URL('../../lib/server/main.ts', import.meta.url).pathname
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -21,7 +25,7 @@ interface Proc {
 
 function start(t: Tap, env: Record<string, string>): Proc {
   const child = spawn(process.execPath, [...process.execArgv, MAIN], {
-    env: { ...process.env, PORT: '0', BCRYPT_COST: '4', ...env },
+    env: childEnv({ PORT: '0', BCRYPT_COST: '4', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -126,7 +130,13 @@ t.test('production: warns when no users can log in, serves a __Host- cookie', as
 })
 
 t.test('WORKERS=2 on Redis: two processes serve one port; SIGTERM stops them all', async (t) => {
-  const p = start(t, { WORKERS: '2', REDIS_URL })
+  const prefix = `t-main-${randomBytes(6).toString('hex')}:`
+  const raw = new Redis(REDIS_URL)
+  t.teardown(async () => {
+    await wipePrefix(raw, prefix)
+    await raw.quit()
+  })
+  const p = start(t, { WORKERS: '2', REDIS_URL, REDIS_PREFIX: prefix })
   const url = await p.listening
   await new Promise<void>((resolve) => {
     const check = () => ((p.output().match(/listening on/g) ?? []).length >= 2 ? resolve() : setTimeout(check, 50))
@@ -141,11 +151,36 @@ t.test('WORKERS=2 on Redis: two processes serve one port; SIGTERM stops them all
     const check = () => ((p.output().match(/listening on/g) ?? []).length >= 3 ? resolve() : setTimeout(check, 50))
     check()
   })
-  t.match(p.output(), new RegExp(`worker ${pid} exited .*starting another`))
+  t.match(p.output(), new RegExp(`worker ${pid} exited .*starting another in 100 ms`))
+  t.match(p.output(), /users in Redis: imported 2 from the demo users/, 'the first worker imported the demo users')
   t.equal(await health(url), 200)
   const since = performance.now()
   p.child.kill('SIGTERM')
   const exit = await p.exitedAt(since)
   t.equal(exit.code, 0)
   t.ok(exit.ms < 5000)
+})
+
+t.test('WORKERS=2: a worker that fails before listening stops the server with exit 1 and its reason', async (t) => {
+  const prefix = `t-main-${randomBytes(6).toString('hex')}:`
+  const raw = new Redis(REDIS_URL)
+  t.teardown(async () => {
+    await wipePrefix(raw, prefix)
+    await raw.quit()
+  })
+  const badFile = join(t.testdir({ 'users.json': '[{"id": "x"}]' }), 'users.json')
+  const blocker = createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  for (const [env, reason] of [
+    [{ USERS_FILE: badFile }, /USERS_FILE .*entry 0: email must be/],
+    [{ PORT: String((blocker.address() as AddressInfo).port) }, /EADDRINUSE/],
+  ] as const) {
+    const p = start(t, { WORKERS: '2', REDIS_URL, REDIS_PREFIX: prefix, ...env })
+    const exit = await p.exited
+    t.equal(exit.code, 1, 'exit 1')
+    t.match(p.output(), reason, 'the worker says why')
+    t.match(p.output(), /failed before listening .*stopping/)
+    t.ok((p.output().match(/could not start/g) ?? []).length <= 2, 'no fork loop: each of the 2 workers tried once')
+  }
 })

@@ -29,6 +29,7 @@ function record(now: number, over: Partial<SessionRecord> = {}): SessionRecord {
     handle: 'h',
     userAgent: 'ua',
     ip: '127.0.0.1',
+    credentialVersion: 0,
     ...over,
   }
 }

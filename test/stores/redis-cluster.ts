@@ -49,7 +49,7 @@ t.test('one user, sessions on every master, one index', async (t) => {
     const rec: SessionRecord = {
       version: 1, data: '{}', createdAt: now + keys.length, lastSeenAt: now, expiresAt: now + 600_000,
       absoluteExpiresAt: now + 86_400_000, remember: false, userId, handle: `h${keys.length}`,
-      userAgent: 'ua', ip: '127.0.0.1',
+      userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0,
     }
     t.equal(await store.create(key, rec), true)
     keys.push(key)

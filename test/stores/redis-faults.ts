@@ -25,11 +25,11 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
   return {
     version: 1, data: '{"cart":[1,2,3]}', createdAt: now, lastSeenAt: now, expiresAt: now + 600_000,
     absoluteExpiresAt: now + 86_400_000, remember: false, userId: null,
-    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', ...over,
+    handle: randomBytes(16).toString('base64url'), userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, ...over,
   }
 }
 const update = (over: Partial<SessionUpdate> = {}): SessionUpdate =>
-  ({ data: '{"cart":[]}', lastSeenAt: Date.now(), expiresAt: Date.now() + 600_000, remember: false, userId: null, ...over })
+  ({ data: '{"cart":[]}', lastSeenAt: Date.now(), expiresAt: Date.now() + 600_000, remember: false, userId: null, credentialVersion: 0, ...over })
 
 /** Settle `call`, returning the rejection (or the value) and how long it took. */
 async function timed(call: () => Promise<unknown>): Promise<{ error: unknown; ms: number }> {

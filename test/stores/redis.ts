@@ -56,6 +56,7 @@ function record(over: Partial<SessionRecord> = {}): SessionRecord {
     handle: randomBytes(16).toString('base64url'),
     userAgent: 'ua',
     ip: '127.0.0.1',
+    credentialVersion: 0,
     ...over,
   }
 }
@@ -119,11 +120,13 @@ t.test('key layout: hashes, index, counters, each with a TTL', async (t) => {
   t.equal(await store.create(key, rec), true)
 
   const hash = await raw.hgetall(`${prefix}s:${key}`)
-  t.strictSame(Object.keys(hash).sort(), ['a', 'c', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
+  t.strictSame(Object.keys(hash).sort(), ['a', 'c', 'cv', 'd', 'e', 'h', 'ip', 'l', 'r', 'u', 'ua', 'v'])
   t.strictSame(hash, {
     v: '1', d: rec.data, c: String(rec.createdAt), l: String(rec.lastSeenAt), e: String(rec.expiresAt),
-    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1',
+    a: String(rec.absoluteExpiresAt), r: '1', u: userId, h: rec.handle, ua: 'ua', ip: '127.0.0.1', cv: '0',
   })
+  await raw.hdel(`${prefix}s:${key}`, 'cv')
+  t.equal((await store.get(key))?.credentialVersion, 0, 'a record written before cv existed reads as version 0')
   const pttl = await raw.pttl(`${prefix}s:${key}`)
   t.ok(pttl > 55_000 && pttl <= 60_000, `session TTL follows expiresAt (${pttl} ms)`)
 
@@ -273,7 +276,7 @@ t.test('records: corrupt or past expiresAt read as missing; past TTLs delete', a
   const [w, tt] = [newKey(), newKey()]
   await store.create(w, record())
   await store.create(tt, record())
-  t.equal(await store.write(w, 1, { data: '{}', lastSeenAt: Date.now(), expiresAt: Date.now() - 1, remember: false, userId: null }), 'ok')
+  t.equal(await store.write(w, 1, { data: '{}', lastSeenAt: Date.now(), expiresAt: Date.now() - 1, remember: false, userId: null, credentialVersion: 0 }), 'ok')
   t.equal(await raw.exists(`${prefix}s:${w}`), 0, 'a write into the past deletes')
   t.equal(await store.touch(tt, Date.now(), Date.now() - 1), true)
   t.equal(await raw.exists(`${prefix}s:${tt}`), 0, 'a touch into the past deletes')

@@ -104,7 +104,10 @@ export const APP_JS = String.raw`'use strict';
     $('login-view').hidden = false;
     $('dashboard').hidden = true;
     $('sessions-card').hidden = true;
+    $('password-card').hidden = true;
+    $('users-card').hidden = true;
     $('sessions').replaceChildren();
+    $('users').replaceChildren();
   }
 
   function showDashboard(data) {
@@ -118,6 +121,59 @@ export const APP_JS = String.raw`'use strict';
     $('login-view').hidden = true;
     $('dashboard').hidden = false;
     $('sessions-card').hidden = false;
+    $('password-card').hidden = false;
+  }
+
+  // ---- users (admins) -------------------------------------------------------------------------------
+
+  function renderUsers(users) {
+    const rows = (Array.isArray(users) ? users : []).map((u) => {
+      const row = el('li', 'session');
+      row.dataset.userId = String(u.id);
+      row.dataset.email = String(u.email);
+      if (u.disabled) row.dataset.disabled = 'true';
+      const info = el('div', 'session-info');
+      const title = el('div', 'session-title', String(u.name) + ' ');
+      title.append(el('span', 'badge', String(u.role)));
+      if (u.disabled) title.append(' ', el('span', 'badge', 'disabled'));
+      info.append(title, el('div', 'session-meta muted', String(u.email) + ' \u00b7 id ' + String(u.id)));
+      const button = (label, className, action) => {
+        const b = el('button', className + ' small', label);
+        b.type = 'button';
+        b.dataset.action = action;
+        b.addEventListener('click', guarded(b, () => userAction(u, action)));
+        return b;
+      };
+      row.append(info, button(u.disabled ? 'Enable' : 'Disable', 'danger', u.disabled ? 'enable' : 'disable'),
+        button('Reset password', '', 'reset'), button('Revoke sessions', '', 'revoke'));
+      return row;
+    });
+    $('users').replaceChildren(...rows);
+  }
+
+  async function loadUsers() {
+    const r = await api('GET', '/admin/users?limit=1000');
+    if (r.status === 401) return sessionGone();
+    if (!r.ok || !r.data) return say($('users-error'), errorOf(r));
+    say($('users-error'), '');
+    renderUsers(r.data.users);
+  }
+
+  async function userAction(u, action) {
+    const id = encodeURIComponent(String(u.id));
+    let r;
+    if (action === 'disable' || action === 'enable') {
+      r = await api('PATCH', '/admin/users/' + id, { disabled: action === 'disable' });
+    } else if (action === 'reset') {
+      const password = window.prompt('New password for ' + u.email + ' (at least 8 characters)');
+      if (!password) return;
+      r = await api('POST', '/admin/users/' + id + '/password', { password });
+    } else {
+      r = await api('POST', '/admin/users/' + id + '/revoke-sessions');
+    }
+    if (r.status === 401) return sessionGone();
+    notice(r.ok && r.data ? r.data.message : errorOf(r));
+    await loadUsers();
   }
 
   function renderCart(items) {
@@ -182,6 +238,10 @@ export const APP_JS = String.raw`'use strict';
     if (r.status === 200) {
       showDashboard(r.data);
       await loadSessions();
+      const profile = await api('GET', '/profile');
+      const admin = profile.ok && profile.data && profile.data.user && profile.data.user.role === 'admin';
+      $('users-card').hidden = !admin;
+      if (admin) await loadUsers();
     } else {
       showLogin();
       if (r.status !== 401) notice(r.status === 503 ? 'Service unavailable' : errorOf(r));
@@ -244,6 +304,37 @@ export const APP_JS = String.raw`'use strict';
   }));
 
   $('sessions-refresh').addEventListener('click', guarded($('sessions-refresh'), loadSessions));
+
+  $('password-form').addEventListener('submit', guarded($('password-submit'), async () => {
+    say($('password-error'), '');
+    const r = await api('POST', '/password', { currentPassword: $('current-password').value, newPassword: $('new-password').value });
+    $('current-password').value = '';
+    $('new-password').value = '';
+    if (r.status === 401) return sessionGone();
+    if (!r.ok) return say($('password-error'), errorOf(r));
+    const n = r.data && typeof r.data.ended === 'number' ? r.data.ended : 0;
+    notice('Password changed; ended ' + n + ' other session' + (n === 1 ? '' : 's'));
+    await loadSessions();
+  }));
+
+  $('users-refresh').addEventListener('click', guarded($('users-refresh'), loadUsers));
+
+  $('user-form').addEventListener('submit', guarded($('user-create'), async () => {
+    say($('user-form-error'), '');
+    const r = await api('POST', '/admin/users', {
+      email: $('new-user-email').value.trim(),
+      name: $('new-user-name').value.trim(),
+      role: $('new-user-role').value,
+      password: $('new-user-password').value,
+    });
+    $('new-user-password').value = '';
+    if (r.status === 401) return sessionGone();
+    if (!r.ok) return say($('user-form-error'), errorOf(r));
+    $('new-user-email').value = '';
+    $('new-user-name').value = '';
+    notice(r.data.message);
+    await loadUsers();
+  }));
 
   $('cart-form').addEventListener('submit', guarded($('cart-add'), async () => {
     const item = $('cart-item').value.trim();

@@ -59,6 +59,40 @@ export const PAGE_HTML = `<!doctype html>
     </div>
   </section>
 
+  <section id="password-card" class="card" aria-labelledby="password-title" hidden>
+    <h2 id="password-title">Change password</h2>
+    <form id="password-form" method="post" action="/password">
+      <label for="current-password">Current password</label>
+      <input id="current-password" type="password" autocomplete="current-password" required>
+      <label for="new-password">New password</label>
+      <input id="new-password" type="password" autocomplete="new-password" minlength="8" required>
+      <p id="password-error" class="error" role="alert" hidden></p>
+      <button id="password-submit" type="submit" class="primary">Change password</button>
+    </form>
+  </section>
+
+  <section id="users-card" class="card" aria-labelledby="users-title" hidden>
+    <div class="row">
+      <h2 id="users-title">Users</h2>
+      <button id="users-refresh" type="button" class="small">Refresh</button>
+    </div>
+    <ul id="users" class="sessions"></ul>
+    <p id="users-error" class="error" role="alert" hidden></p>
+    <form id="user-form" method="post" action="/admin/users">
+      <h3>New user</h3>
+      <label for="new-user-email">Email</label>
+      <input id="new-user-email" type="email" autocomplete="off" required>
+      <label for="new-user-name">Name</label>
+      <input id="new-user-name" maxlength="100" autocomplete="off" required>
+      <label for="new-user-role">Role</label>
+      <select id="new-user-role"><option value="user">user</option><option value="admin">admin</option></select>
+      <label for="new-user-password">Password</label>
+      <input id="new-user-password" type="password" autocomplete="new-password" minlength="8" required>
+      <p id="user-form-error" class="error" role="alert" hidden></p>
+      <button id="user-create" type="submit" class="primary">Create user</button>
+    </form>
+  </section>
+
   <section id="cart" class="card" aria-labelledby="cart-title">
     <h2 id="cart-title">Cart</h2>
     <form id="cart-form" class="inline" method="post" action="/cart">
