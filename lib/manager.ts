@@ -227,10 +227,10 @@ export class SessionManager {
   }
 
   /** Who and where, for an event about `record`: its handle and user, never its ID or key. */
-  #context(req: IncomingMessage, record: SessionRecord | null): EventContext {
+  #context(req: IncomingMessage, record: SessionRecord): EventContext {
     return {
-      handle: record === null ? null : record.handle,
-      userId: record === null ? null : record.userId,
+      handle: record.handle,
+      userId: record.userId,
       ip: this.options.clientIp(req),
       userAgent: (req.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT),
     }
@@ -275,7 +275,8 @@ export class SessionManager {
     if (s.destroy) {
       const cookie = s.hadCookie ? this.#clearCookie : null
       if (s.key === null) return cookie
-      if (this.events.active) this.events.emit('session.destroyed', this.#context(s.req, s.record))
+      // A key is only ever set together with its record (load, create).
+      if (this.events.active) this.events.emit('session.destroyed', this.#context(s.req, s.record as SessionRecord))
       return this.#call(this.#store.destroy(s.key)).then(() => cookie)
     }
     const changed = s.changes !== null || s.userChanged || s.rememberChanged
@@ -350,7 +351,7 @@ export class SessionManager {
       return this.#clearCookie
     }
     if (this.events.active) {
-      this.events.emit('session.regenerated', { ...this.#context(s.req, s.record), previousHandle: current.handle })
+      this.events.emit('session.regenerated', { ...this.#context(s.req, s.record as SessionRecord), previousHandle: current.handle })
     }
     return cookie
   }
