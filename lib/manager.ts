@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readCookie, serializeCookie, type CookieSerializeOptions } from './cookie.js'
 import { ErrorCodes, SessionLimitError, StoreError, typeError } from './errors.js'
+import { SecurityEvents, type EventContext, type RevokeReason } from './events.js'
 import { generateSessionId, hashSessionId, isWellFormedSessionId, sessionHandle } from './id.js'
 import { resolveOptions, type ResolvedOptions, type SessionManagerOptions } from './options.js'
 import { Session, STATE, applyChanges, parseData, serializeData, type SessionState } from './session.js'
@@ -73,6 +74,8 @@ const MAX_USER_AGENT = 256
 
 export class SessionManager {
   readonly options: ResolvedOptions
+  /** Security events (lib/events.ts). Emit points check `events.active` first: free when unused. */
+  readonly events: SecurityEvents
   readonly #store: Store
   readonly #signer: Signer
   readonly #now: () => number
@@ -90,6 +93,11 @@ export class SessionManager {
     this.#signer = createSigner(this.options.secrets)
     this.#unraced = this.#store.local === true || this.#store.selfTimed === true
     this.#now = this.options.now
+    const events = options.events
+    if (events !== undefined && !(events instanceof SecurityEvents)) {
+      throw typeError(ErrorCodes.OPTION_INVALID, 'events must be a SecurityEvents instance')
+    }
+    this.events = events ?? new SecurityEvents({ now: this.#now })
     const c = this.options.cookie
     const attrs: CookieSerializeOptions = {
       path: c.path,
@@ -123,7 +131,12 @@ export class SessionManager {
     const verified = this.#verify(raw)
     if (verified === null) return Promise.resolve(this.#fresh(req, true))
     return this.#call(this.#store.get(verified.key)).then((record) => {
-      if (record === null || this.#expired(record, this.#now())) return this.#fresh(req, true)
+      if (record === null) return this.#fresh(req, true)
+      if (this.#expired(record, this.#now())) {
+        if (this.events.active) this.events.emit('session.expired', this.#context(req, record))
+        return this.#fresh(req, true)
+      }
+      if (verified.reissue && this.events.active) this.events.emit('session.old-secret', this.#context(req, record))
       return new Session(this.#state(req, verified, record))
     })
   }
@@ -211,13 +224,24 @@ export class SessionManager {
   async revokeSession(userId: string, handle: string): Promise<boolean> {
     const list = await this.#call(this.#store.listByUser(userId))
     const found = list.find(({ record }) => record.handle === handle)
-    return found === undefined ? false : this.#call(this.#store.destroy(found.key))
+    if (found === undefined) return false
+    const ended = await this.#call(this.#store.destroy(found.key))
+    if (ended && this.events.active) this.events.emit('session.revoked', { handle, userId, reason: 'user-revoked', count: 1 })
+    return ended
   }
 
-  /** End every session of `userId` but `keep` (if given). Resolves to how many ended. */
-  revokeUserSessions(userId: string, keep?: Session): Promise<number> {
+  /**
+   * End every session of `userId` but `keep` (if given). Resolves to how many ended. `reason` is
+   * what the `session.revoked` event reports.
+   */
+  revokeUserSessions(userId: string, keep?: Session, reason: RevokeReason = 'user-revoked'): Promise<number> {
     const key = keep?.[STATE].key ?? undefined
-    return this.#call(this.#store.destroyByUser(userId, key ?? undefined))
+    const ended = this.#call(this.#store.destroyByUser(userId, key ?? undefined))
+    if (!this.events.active) return ended
+    return ended.then((count) => {
+      if (count > 0) this.events.emit('session.revoked', { userId, reason, count })
+      return count
+    })
   }
 
   /** Resolve if the store answers in time (health checks). */
@@ -244,6 +268,16 @@ export class SessionManager {
       this.#verified.set(raw, verified)
     }
     return verified
+  }
+
+  /** Who and where, for an event about `record`: its handle and user, never its ID or key. */
+  #context(req: IncomingMessage, record: SessionRecord): EventContext {
+    return {
+      handle: record.handle,
+      userId: record.userId,
+      ip: this.options.clientIp(req),
+      userAgent: (req.headers['user-agent'] ?? '').slice(0, MAX_USER_AGENT),
+    }
   }
 
   #expired(record: SessionRecord, now: number): boolean {
@@ -286,7 +320,10 @@ export class SessionManager {
   #persist(s: SessionState, now: number): string | null | Promise<string | null> {
     if (s.destroy) {
       const cookie = s.hadCookie ? this.#clearCookie : null
-      return s.key === null ? cookie : this.#call(this.#store.destroy(s.key)).then(() => cookie)
+      if (s.key === null) return cookie
+      // A key is only ever set together with its record (load, create).
+      if (this.events.active) this.events.emit('session.destroyed', this.#context(s.req, s.record as SessionRecord))
+      return this.#call(this.#store.destroy(s.key)).then(() => cookie)
     }
     const changed = s.changes !== null || s.userChanged || s.rememberChanged
     if (s.record === null) {
@@ -360,6 +397,8 @@ export class SessionManager {
     s.signed = null
     s.key = key
     s.record = record
+    // `data` is null only for a brand-new session; a regenerate reports itself once it is done.
+    if (data === null && this.events.active) this.events.emit('session.created', this.#context(s.req, record))
     return this.#cookie(s, record.expiresAt, now)
   }
 
@@ -377,6 +416,9 @@ export class SessionManager {
     if (!(await this.#call(this.#store.destroy(oldKey)))) {
       await this.#call(this.#store.destroy(s.key as string))
       return this.#clearCookie
+    }
+    if (this.events.active) {
+      this.events.emit('session.regenerated', { ...this.#context(s.req, s.record as SessionRecord), previousHandle: current.handle })
     }
     return cookie
   }
@@ -418,6 +460,7 @@ export class SessionManager {
         return resend ? this.#cookie(s, update.expiresAt, now) : null
       }
       if (result === 'missing') return this.#clearCookie
+      if (this.events.active) this.events.emit('session.write-conflict', { ...this.#context(s.req, base), attempt: attempt + 1 })
       // Back off a random 0–2^attempt ms (capped at 32) before reloading, so writers that keep
       // colliding on one session spread out instead of retrying in lock-step.
       await sleep(Math.random() * Math.min(2 ** attempt, 32))
@@ -443,7 +486,11 @@ export class SessionManager {
    * enforce their own deadline (`selfTimed`, e.g. RedisStore), skip this second timer.
    */
   #call<T>(promise: Promise<T>): Promise<T> {
-    if (this.#unraced) return promise
+    const raced = this.#unraced ? promise : this.#race(promise)
+    return this.events.active ? raced.catch(this.#onStoreFailure) : raced
+  }
+
+  #race<T>(promise: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         reject(new StoreError(ErrorCodes.STORE_TIMEOUT, `store did not answer within ${this.options.storeTimeoutMs} ms`))
@@ -460,6 +507,14 @@ export class SessionManager {
         },
       )
     })
+  }
+
+  /** Report a failed store call (always a StoreError by now), then pass it on unchanged. */
+  readonly #onStoreFailure = (err: unknown): never => {
+    // A self-timed store (RedisStore) rejects with StoreErrors of its own; anything else is a bug
+    // in a custom store, reported as unavailable.
+    this.events.emit('store.failure', { code: err instanceof StoreError ? err.code : ErrorCodes.STORE_UNAVAILABLE })
+    throw err
   }
 }
 

@@ -9,6 +9,7 @@ import type { IncomingMessage } from 'node:http'
 import { serializeCookie, type CookieSameSite, type CookieSerializeOptions } from './cookie.js'
 import { ErrorCodes, typeError } from './errors.js'
 import type { Secret } from './signature.js'
+import type { SecurityEvents } from './events.js'
 import type { Store } from './store.js'
 
 const SECOND = 1000
@@ -104,6 +105,12 @@ export interface SessionManagerOptions {
    * 429). Default `'evict-oldest'`.
    */
   sessionLimitPolicy?: SessionLimitPolicy
+  /**
+   * Where the manager emits its security events (session created, revoked, expired, store
+   * failure…; see lib/events.ts). Pass one to share a stream with other emitters. Default: a new
+   * one, as `manager.events`.
+   */
+  events?: SecurityEvents
 }
 
 export type SessionLimitPolicy = 'evict-oldest' | 'refuse'

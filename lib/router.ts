@@ -37,14 +37,16 @@ export interface RouterOptions<C> {
   createContext?: (base: RequestContext) => C | Promise<C>
 }
 
-/** Result of {@link Router.match}. */
+/** Result of {@link Router.match}; `route` is the pattern as registered (`/sessions/:handle`). */
 export type RouteMatch<C> =
-  | { status: 200; handler: Handler<C>; params: Record<string, string> }
+  | { status: 200; handler: Handler<C>; params: Record<string, string>; route: string }
   | { status: 400 } // a param holds a malformed %-escape
   | { status: 404 }
   | { status: 405; allow: string }
 
 interface ParamRoute<C> {
+  /** The path as registered, e.g. `/sessions/:handle` (logs and metrics name routes by it). */
+  pattern: string
   shape: string
   segments: string[]
   names: (string | null)[]
@@ -102,7 +104,7 @@ export class Router<C extends RequestContext = RequestContext> {
       const list = this.#params.get(segments.length) ?? []
       this.#params.set(segments.length, list)
       let route = list.find((r) => r.shape === shape)
-      if (route === undefined) list.push((route = { shape, segments, names, handlers: new Map() }))
+      if (route === undefined) list.push((route = { pattern: path, shape, segments, names, handlers: new Map() }))
       else if (route.names.join() !== names.join()) {
         throw typeError(ErrorCodes.ROUTE_INVALID, `route ${path} conflicts with param names of ${route.segments.join('/')}`)
       }
@@ -117,7 +119,7 @@ export class Router<C extends RequestContext = RequestContext> {
   match(method: string, path: string): RouteMatch<C> {
     const fixed = this.#static.get(path)
     const direct = fixed && pick(fixed, method)
-    if (direct) return { status: 200, handler: direct, params: NO_PARAMS }
+    if (direct) return { status: 200, handler: direct, params: NO_PARAMS, route: path }
     const allowed = new Set(fixed?.keys())
     const parts = path.split('/')
     for (const route of this.#params.get(parts.length) ?? []) {
@@ -128,7 +130,7 @@ export class Router<C extends RequestContext = RequestContext> {
         continue
       }
       const params = decodeParams(route.names, parts)
-      return params ? { status: 200, handler, params } : { status: 400 }
+      return params ? { status: 200, handler, params, route: route.pattern } : { status: 400 }
     }
     if (allowed.size === 0) return { status: 404 }
     if (allowed.has('GET')) allowed.add('HEAD')
@@ -140,9 +142,7 @@ export class Router<C extends RequestContext = RequestContext> {
     // url and method are always set on requests from http.Server (node:http docs).
     const url = req.url as string
     const q = url.indexOf('?')
-    let path = q === -1 ? url : url.slice(0, q)
-    // RFC 9112 §3.2.2: a server must accept the absolute-form ("GET http://host/p"); route on /p.
-    if (!path.startsWith('/')) path = path.replace(ABSOLUTE_FORM, '/')
+    const path = routingPath(url, q)
     try {
       const found = this.match(req.method as string, path)
       if (found.status === 400) throw new HttpError(400, 'Malformed URL parameter')
@@ -185,6 +185,13 @@ class BaseContext implements RequestContext {
   get query(): URLSearchParams {
     return (this.#query ??= new URLSearchParams(this.#search))
   }
+}
+
+/** The path a request URL is routed on: no query string, origin-form. */
+export function routingPath(url: string, q = url.indexOf('?')): string {
+  const path = q === -1 ? url : url.slice(0, q)
+  // RFC 9112 §3.2.2: a server must accept the absolute-form ("GET http://host/p"); route on /p.
+  return path.startsWith('/') ? path : path.replace(ABSOLUTE_FORM, '/')
 }
 
 function pick<C>(handlers: Map<string, Handler<C>>, method: string): Handler<C> | undefined {

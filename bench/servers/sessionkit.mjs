@@ -8,9 +8,14 @@
  *
  * Environment: BENCH_STORE (memory | redis), BENCH_REDIS_URL, BENCH_PREFIX, BENCH_USERS_FILE,
  * SESSION_SECRET, BCRYPT_COST, BENCH_CLIENT_CACHE (off: no client-side cache on Redis).
+ * BENCH_OBSERVED=1: what an operator runs — JSON access and audit lines
+ * at LOG_LEVEL=info, written to /dev/null the way `npm start > /dev/null` writes them (synchronous
+ * writes to a file), and metrics on (METRICS_TOKEN), so every request is timed and counted.
  */
+import { openSync, writeSync } from 'node:fs'
 import { startServer } from '../../dist/server/app.js'
 import { loadConfig } from '../../dist/server/config.js'
+import { Logger } from '../../dist/server/log.js'
 import { RedisStore } from '../../dist/stores/redis.js'
 import { announce, required } from './common.mjs'
 
@@ -25,9 +30,15 @@ const config = loadConfig({
   REDIS_SENTINELS: '',
   WORKERS: '1',
   ANON_SESSION_LIMIT: '0',
+  ...(process.env.BENCH_OBSERVED ? { LOG_LEVEL: 'info', METRICS_TOKEN: 'bench-metrics-token-0123456789' } : {}),
 })
 // BENCH_CLIENT_CACHE=off: the RedisStore without its client-side cache (REDIS_CLIENT_CACHE=off).
 const clientCache = process.env.BENCH_CLIENT_CACHE === 'off' ? { clientCache: false } : {}
 const store = kind === 'redis' ? new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX'), ...clientCache }) : undefined
-const running = await startServer(config, store === undefined ? {} : { store })
+const overrides = store === undefined ? {} : { store }
+if (process.env.BENCH_OBSERVED) {
+  const devNull = openSync('/dev/null', 'w')
+  overrides.logger = new Logger({ level: 'info', write: (text) => writeSync(devNull, text) })
+}
+const running = await startServer(config, overrides)
 announce(running.url, () => running.close(2000), () => store?.clientCacheStats() ?? null)

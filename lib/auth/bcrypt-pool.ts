@@ -40,6 +40,8 @@ interface Task {
   op: 'hash' | 'verify'
   input: string
   arg: string | number
+  /** performance.now() when a worker took the job. */
+  startedAt: number
   resolve(value: unknown): void
   reject(err: Error): void
 }
@@ -56,6 +58,13 @@ export class BcryptPool {
   #slots: Slot[] = []
   readonly #queue: Task[] = []
   #nextId = 0
+  /** Called with each job's run time on a worker, in seconds (metrics). */
+  onDone: ((op: 'hash' | 'verify', seconds: number) => void) | null = null
+
+  /** Jobs waiting for a free worker. */
+  get queueDepth(): number {
+    return this.#queue.length
+  }
 
   constructor(size = availableParallelism()) {
     this.size = Math.max(1, size)
@@ -81,7 +90,7 @@ export class BcryptPool {
 
   #run(op: Task['op'], input: string, arg: string | number): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ id: this.#nextId++, op, input, arg, resolve, reject })
+      this.#queue.push({ id: this.#nextId++, op, input, arg, startedAt: 0, resolve, reject })
       this.#dispatch()
     })
   }
@@ -95,6 +104,7 @@ export class BcryptPool {
       }
       const task = this.#queue.shift() as Task
       slot.task = task
+      task.startedAt = performance.now()
       // Busy workers keep the process alive until their job answers; idle ones do not.
       slot.worker.ref()
       slot.worker.postMessage({ id: task.id, op: task.op, input: task.input, arg: task.arg })
@@ -109,6 +119,7 @@ export class BcryptPool {
       const task = slot.task as Task
       slot.task = null
       worker.unref()
+      this.onDone?.(task.op, (performance.now() - task.startedAt) / 1000)
       if (msg.error === undefined) task.resolve(msg.result)
       else task.reject(new Error(msg.error))
       this.#dispatch()

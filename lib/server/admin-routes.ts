@@ -16,6 +16,7 @@ import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
 import { MAX_PAGE, toPublic, type ChangeResult, type User, type UserPatch } from '../users/store.js'
 import { emailProblem, idProblem, isRole, nameProblem, roleProblem } from '../users/validate.js'
+import type { Audit } from './audit.js'
 import { storeFailure, type AppContext } from './context.js'
 import type { SignedIn } from './signed-in.js'
 
@@ -26,6 +27,8 @@ export interface AdminDeps {
   bcryptCost: number
   /** The gate of a sensitive action (routes.ts): signed in, admin, and a recent password proof. */
   sensitive: (ctx: AppContext, options: { admin: true }) => Promise<{ session: Session; user: User }>
+  /** Security events of user administration (lib/server/audit.ts). */
+  audit: Audit
 }
 
 const LAST_ADMIN = 'The last enabled admin cannot be demoted, disabled or deleted'
@@ -48,7 +51,8 @@ function changed(result: ChangeResult): Extract<ChangeResult, { ok: true }> {
 }
 
 export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps): void {
-  const { sessions, users, signedIn } = deps
+  const { sessions, users, signedIn, audit } = deps
+  const events = sessions.events
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
   const admin = async (ctx: AppContext) => {
     const session = await ctx.session()
@@ -72,13 +76,14 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
 
   router.post('/admin/users', async (ctx) => {
     const body = requireFields(await readJsonBody(ctx.req), { email: 'string', name: 'string', role: 'string', password: 'string' })
-    await change(ctx)
+    const { me } = await change(ctx)
     check(emailProblem(body.email) ?? nameProblem(body.name) ?? roleProblem(body.role) ?? passwordProblem(body.password, { forNew: true }))
     const passwordHash = await hashPassword(body.password, deps.bcryptCost)
     const role = body.role as 'admin' | 'user'
     const result = await users.create({ email: body.email, name: body.name, role, passwordHash }).catch(onStoreFailure)
     if (!result.ok) throw new HttpError(409, 'Email already in use')
     await ctx.reply(201, { message: `User ${result.user.id} created`, user: toPublic(result.user) })
+    if (events.active) audit(ctx.req, 'user.created', { userId: result.user.id, by: me.id })
   })
 
   router.patch('/admin/users/:id', async (ctx) => {
@@ -103,31 +108,36 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
       // Role or disabled changed: the user's sessions are dead (version behind); delete them. An
       // admin changing their own role keeps this session, bound to the new version.
       const keep = id === me.id && !user.disabled ? session : undefined
-      ended = await sessions.revokeUserSessions(id, keep).catch(onStoreFailure)
+      ended = await sessions.revokeUserSessions(id, keep, 'admin-revoked').catch(onStoreFailure)
       if (keep !== undefined) session.regenerate().setUser(id, user.credentialVersion)
     }
     await ctx.reply(200, { message: `User ${id} updated`, user: toPublic(user), ended })
+    // Disabling is the change an operator watches for; anything else (name, role, re-enabling) is
+    // an update.
+    if (events.active) audit(ctx.req, patch.disabled === true ? 'user.disabled' : 'user.updated', { userId: id, by: me.id })
   })
 
   router.post('/admin/users/:id/password', async (ctx) => {
     const { password } = requireFields(await readJsonBody(ctx.req), { password: 'string' })
-    await change(ctx)
+    const { me } = await change(ctx)
     const id = targetId(ctx.params)
     check(passwordProblem(password, { forNew: true }))
     const passwordHash = await hashPassword(password, deps.bcryptCost)
     changed(await users.setPasswordHash(id, passwordHash).catch(onStoreFailure))
     // Every session of that user ends, the admin's own included if they reset their own password.
-    const ended = await sessions.revokeUserSessions(id).catch(onStoreFailure)
+    const ended = await sessions.revokeUserSessions(id, undefined, 'password-changed').catch(onStoreFailure)
     await ctx.reply(200, { message: `Password of user ${id} reset`, ended })
+    if (events.active) audit(ctx.req, 'password.changed', { userId: id, by: me.id })
   })
 
   router.delete('/admin/users/:id', async (ctx) => {
-    await change(ctx)
+    const { me } = await change(ctx)
     const id = targetId(ctx.params)
     const result = await users.delete(id).catch(onStoreFailure)
     if (!result.ok) throw new HttpError(result.reason === 'missing' ? 404 : 409, result.reason === 'missing' ? 'User not found' : LAST_ADMIN)
-    const ended = await sessions.revokeUserSessions(id).catch(onStoreFailure)
+    const ended = await sessions.revokeUserSessions(id, undefined, 'admin-revoked').catch(onStoreFailure)
     await ctx.reply(200, { message: `User ${id} deleted`, ended })
+    if (events.active) audit(ctx.req, 'user.deleted', { userId: id, by: me.id })
   })
 
   router.post('/admin/users/:id/revoke-sessions', async (ctx) => {
@@ -135,7 +145,7 @@ export function registerAdminRoutes(router: Router<AppContext>, deps: AdminDeps)
     const id = targetId(ctx.params)
     const target = await users.fresh(id).catch(onStoreFailure)
     if (target === null) throw new HttpError(404, 'User not found')
-    const ended = await sessions.revokeUserSessions(target.id).catch(onStoreFailure)
+    const ended = await sessions.revokeUserSessions(target.id, undefined, 'admin-revoked').catch(onStoreFailure)
     await ctx.reply(200, { message: 'Sessions revoked', ended })
   })
 }

@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type RequestListener, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createDummyHash } from '../auth/password.js'
+import { SecurityEvents } from '../events.js'
 import { LoginThrottle } from '../auth/throttle.js'
 import { clientIp } from '../http.js'
 import { createSessionManager, type SessionManager } from '../manager.js'
@@ -20,6 +21,8 @@ import { registerPage } from './page.js'
 import { registerRoutes } from './routes.js'
 import { UserCache } from '../users/cache.js'
 import type { UserStore } from '../users/store.js'
+import type { Logger } from './log.js'
+import { Observability } from './observability.js'
 import { openUsers } from './users.js'
 
 export interface AppOverrides {
@@ -31,6 +34,8 @@ export interface AppOverrides {
   log?: (line: string) => void
   /** Session manager clock (tests). */
   now?: () => number
+  /** Write access and audit lines here (`npm start` passes one built from LOG_LEVEL). Default: none. */
+  logger?: Logger
 }
 
 export interface RunningServer {
@@ -41,6 +46,8 @@ export interface RunningServer {
   port: number
   server: Server
   sessions: SessionManager
+  /** The METRICS_PORT listener's URL, or null. */
+  metricsUrl: string | null
   /** Stop accepting, let in-flight requests finish (up to `graceMs`), close the store. */
   close(graceMs?: number): Promise<void>
 }
@@ -61,36 +68,52 @@ export function createStore(config: StoreConfig, prefix = 'sk:', memory: Hardeni
 /** Build the request handler and everything behind it. */
 export async function createApp(config: ServerConfig, overrides: AppOverrides = {}) {
   const h = config.hardening
-  const store = overrides.store ?? createStore(config.store, config.redisPrefix, h.memory)
-  const ipOf = (req: IncomingMessage): string => clientIp(req, { trustProxy: config.trustProxy })
+  const configured = overrides.store ?? createStore(config.store, config.redisPrefix, h.memory)
+  const events = new SecurityEvents(overrides.now ? { now: overrides.now } : {})
+  const ip = (req: IncomingMessage) => clientIp(req, { trustProxy: config.trustProxy })
+  // Read at scrape time only, after the users are loaded below.
+  let users: UserCache
+  const observed = new Observability({
+    config,
+    events,
+    store: configured,
+    log: overrides.logger ?? null,
+    clientIp: ip,
+    countUsers: () => users.store.count(),
+  })
+  const store = observed.store(configured)
   const sessions = createSessionManager({
     secrets: config.secrets,
     store,
+    events,
     // RFC 6265bis §4.1.3.2: `__Host-` pins the cookie to this host, path /, Secure, no Domain —
     // a sibling subdomain cannot overwrite it (cookie tossing). `__Host-Http-sid` (layered
     // cookies draft) also tells the browser no script may ever set it.
     cookie: config.production ? { name: h.cookieName, secure: true } : { name: h.cookieName },
-    clientIp: ipOf,
-    admitAnonymous: anonymousSessionLimit(store, { ...h.anonymousSessions, clientIp: ipOf }),
+    clientIp: ip,
+    admitAnonymous: anonymousSessionLimit(store, { ...h.anonymousSessions, clientIp: ip }),
     ...config.timeouts,
     ...config.sessionLimit,
     ...(overrides.now ? { now: overrides.now } : {}),
   })
   // Users live where sessions live: in Redis when sessions do (one truth for every process).
-  const redisClient = store instanceof RedisStore && overrides.store === undefined ? store.client : undefined
-  const [users, dummyHash] = await Promise.all([
+  const redisClient = configured instanceof RedisStore && overrides.store === undefined ? configured.client : undefined
+  const [loaded, dummyHash] = await Promise.all([
     overrides.users !== undefined
       ? new UserCache(overrides.users)
       : openUsers(config, { ...(redisClient ? { redisClient } : {}), ...(overrides.log ? { log: overrides.log } : {}) }),
     createDummyHash(config.bcryptCost),
   ]).catch(async (err: unknown) => {
+    await observed.close()
     await sessions.close()
     throw err
   })
+  users = loaded
   const router = new Router<AppContext>({
-    createContext: contextFactory(sessions, { publicOrigins: h.publicOrigins, trustForwardedHost: h.trustForwardedHost }),
+    createContext: contextFactory(sessions, { publicOrigins: h.publicOrigins, trustForwardedHost: h.trustForwardedHost }, observed.active),
   })
   registerPage(router)
+  observed.route(router)
   registerRoutes(router, {
     sessions,
     users,
@@ -102,8 +125,8 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     storeKind: store.kind,
     reauthMaxAgeMs: config.reauthMaxAgeMs,
   })
-  const handler = router.handler()
-  return { router, sessions, users, handler: config.production ? withHsts(handler, h.hstsIncludeSubdomains) : handler }
+  const handler = observed.handler(router, router.handler())
+  return { router, sessions, users, observed, handler: config.production ? withHsts(handler, h.hstsIncludeSubdomains) : handler }
 }
 
 /**
@@ -136,6 +159,7 @@ export function serverUrl(host: string, port: number): string {
 export async function startServer(config: ServerConfig, overrides: AppOverrides = {}): Promise<RunningServer> {
   const app = await createApp(config, overrides)
   const server = createServer(app.handler)
+  app.observed.metrics?.watchServer(server)
   // Bound slow clients: headers within 10 s, the whole request within 30 s (slowloris).
   server.headersTimeout = 10_000
   server.requestTimeout = 30_000
@@ -148,6 +172,11 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
   })
   const address = server.address() as AddressInfo
   const { port } = address
+  const metricsUrl = await app.observed.listen().catch(async (err: unknown) => {
+    server.close()
+    await app.sessions.close()
+    throw err
+  })
   let closing: Promise<void> | null = null
   return {
     url: serverUrl(config.host, port),
@@ -155,6 +184,7 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
     port,
     server,
     sessions: app.sessions,
+    metricsUrl,
     close(graceMs = 4000) {
       closing ??= (async () => {
         const drained = new Promise<void>((resolve) => server.close(() => resolve()))
@@ -163,6 +193,7 @@ export async function startServer(config: ServerConfig, overrides: AppOverrides 
         timer.unref()
         await drained
         clearTimeout(timer)
+        await app.observed.close()
         await app.sessions.close()
         await app.users.close()
       })()

@@ -31,6 +31,10 @@
  * |                      |                            | need (else 401 REAUTH_REQUIRED)                |
  * | MAX_SESSIONS_PER_USER| 10                         | live sessions per user; 0 = no limit           |
  * | SESSION_LIMIT_POLICY | evict-oldest               | at the limit: `evict-oldest` or `refuse` (429) |
+ * | LOG_LEVEL            | info                       | debug, info, warn, error or silent             |
+ * | LOG_FORMAT           | json                       | json (one object a line) or pretty             |
+ * | METRICS_TOKEN        | (unset)                    | serve GET /metrics behind Bearer <token>       |
+ * | METRICS_PORT         | (unset)                    | serve /metrics on 127.0.0.1:<port> instead     |
  *
  * Throttling, flood limits, proxy and header settings: lib/server/config-hardening.ts.
  */
@@ -40,6 +44,7 @@ import { MIN_BCRYPT_COST } from '../auth/password.js'
 import { redactCredentials } from '../redact.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
 import { loadHardening, type HardeningConfig } from './config-hardening.js'
+import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
 
 export { redactCredentials }
 
@@ -90,6 +95,9 @@ export interface ServerConfig {
   reauthMaxAgeMs: number
   /** Live sessions per user (0 = no limit) and what a login at the limit does. */
   sessionLimit: { maxSessionsPerUser: number; sessionLimitPolicy: SessionLimitPolicy }
+  log: { level: LogLevel; format: LogFormat }
+  /** Metrics are on when either is set: behind a Bearer token, and/or on a loopback port. */
+  metrics: { token: string | null; port: number | null }
 }
 
 /** A configuration problem: the message says which variable and what is wrong. */
@@ -177,6 +185,22 @@ function sessionLimit(env: NodeJS.ProcessEnv): ServerConfig['sessionLimit'] {
   return { maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 0, 1_000_000), sessionLimitPolicy: policy }
 }
 
+/** A token shorter than this is guessable; `openssl rand -base64 32` gives 44 characters. */
+const MIN_METRICS_TOKEN = 16
+
+function observability(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'log' | 'metrics'> {
+  const level = (env.LOG_LEVEL || 'info') as LogLevel
+  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
+  const format = (env.LOG_FORMAT || 'json') as LogFormat
+  if (format !== 'json' && format !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${format}"`)
+  const token = env.METRICS_TOKEN || null
+  if (token !== null && (token.length < MIN_METRICS_TOKEN || !/^[\x21-\x7e]+$/.test(token))) {
+    throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN} printable characters without spaces; use e.g. \`openssl rand -base64 32\``)
+  }
+  const port = env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0, 0, 65535) : null
+  return { log: { level, format }, metrics: { token, port } }
+}
+
 /** Read and validate the configuration from `env`. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const production = env.NODE_ENV === 'production'
@@ -222,5 +246,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     // ten minutes keeps short the window in which a stolen cookie alone can act.
     reauthMaxAgeMs: integer(env, 'REAUTH_MAX_AGE_MS', 600_000, 0, 86_400_000),
     sessionLimit: sessionLimit(env),
+    ...observability(env),
   }
 }

@@ -5,11 +5,16 @@
  * Store failures become `503` + `Retry-After` here, in one place, with no Set-Cookie: a user whose
  * Redis blinked must not be logged out (a 401 or a fresh ID would do exactly that).
  */
+import type { ServerResponse } from 'node:http'
 import { ErrorCodes, isStoreError, SessionLimitError } from '../errors.js'
 import { HttpError, sendJson } from '../http.js'
 import type { CommitResult, SessionManager } from '../manager.js'
 import type { RequestContext } from '../router.js'
 import type { Session } from '../session.js'
+
+/** Where the context leaves the request's session for the access line (lib/server/observability.ts). */
+export const SESSION_OF = Symbol('sessionkit.session')
+export type TrackedResponse = ServerResponse & { [SESSION_OF]?: Session }
 
 export interface AppContext extends RequestContext {
   /** The request's session, loaded on first call (a request that never asks costs nothing). */
@@ -96,8 +101,11 @@ function sameOrigin(url: URL, ctx: RequestContext, policy: OriginPolicy): boolea
   return url.host === headers.host
 }
 
-/** Build the `createContext` hook for the router. */
-export function contextFactory(sessions: SessionManager, originPolicy: OriginPolicy = {}): (base: RequestContext) => AppContext {
+/**
+ * Build the `createContext` hook for the router. With `track`, the loaded session is left on the
+ * response under {@link SESSION_OF}, for the access line's session handle.
+ */
+export function contextFactory(sessions: SessionManager, originPolicy: OriginPolicy = {}, track = false): (base: RequestContext) => AppContext {
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
   return (base) => {
     checkCsrf(base, originPolicy)
@@ -105,7 +113,10 @@ export function contextFactory(sessions: SessionManager, originPolicy: OriginPol
     let session: Session | null = null
     const ctx = base as AppContext
     ctx.session = () =>
-      (loaded ??= sessions.load(base.req).then((s) => (session = s), onStoreFailure))
+      (loaded ??= sessions.load(base.req).then((s) => {
+        if (track) (base.res as TrackedResponse)[SESSION_OF] = s
+        return (session = s)
+      }, onStoreFailure))
     ctx.reply = (status, body, headers) => {
       if (loaded === null) return sendJson(base.res, status, body, headers)
       // A handler that replies without awaiting its session: wait for it, then commit.

@@ -4,9 +4,13 @@
  * requests, close the store, exit 0 — all within 5 seconds.
  */
 import cluster, { type Worker } from 'node:cluster'
+import type { AddressInfo } from 'node:net'
 import { inspect } from 'node:util'
 import { startServer } from './app.js'
 import { ConfigError, loadConfig, redactCredentials, type ServerConfig } from './config.js'
+import { Logger } from './log.js'
+import { ClusterMetrics } from './metrics-cluster.js'
+import { listenMetrics } from './observability.js'
 
 /** Whole shutdown budget; in-flight requests get most of it, the store the rest. */
 const SHUTDOWN_MS = 5000
@@ -26,11 +30,20 @@ function onSignals(handler: (signal: string) => void): void {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => handler(signal))
 }
 
+/** The process's log on stdout (LOG_LEVEL=silent writes nothing). Pending lines are written at exit. */
+function createLog(config: ServerConfig): Logger {
+  const log = new Logger(config.log)
+  process.on('exit', () => log.flush())
+  return log
+}
+
 async function runServer(config: ServerConfig): Promise<void> {
-  const running = await startServer(config)
+  const log = createLog(config)
+  const running = await startServer(config, { logger: log, log: (line) => log.log('info', line) })
   const who = cluster.isWorker ? `worker ${process.pid}` : `pid ${process.pid}`
   // The address actually bound (0.0.0.0 in production means every interface, not loopback).
-  console.log(`sessionkit auth server listening on ${running.boundUrl} (${describe(config)}, ${who})`)
+  log.log('info', `sessionkit auth server listening on ${running.boundUrl} (${describe(config)}, ${who})`, { url: running.boundUrl })
+  if (running.metricsUrl !== null) log.log('info', `metrics on ${running.metricsUrl}`, { url: running.metricsUrl })
   onSignals(() => {
     // A last-resort timer: whatever hangs, the process is gone within the budget.
     setTimeout(() => process.exit(0), SHUTDOWN_MS - 200).unref()
@@ -46,15 +59,24 @@ async function runServer(config: ServerConfig): Promise<void> {
 const STABLE_MS = 10_000
 const MAX_BACKOFF_MS = 10_000
 
-/** The only message a worker sends its primary: why it could not start (see main()). */
+/** A worker's message saying why it could not start (see main()); the others are metrics'. */
 interface FatalMessage {
   type: 'sessionkit:fatal'
   message: string
 }
 
-function runPrimary(config: ServerConfig): void {
+async function runPrimary(config: ServerConfig): Promise<void> {
+  const log = createLog(config)
   // Every worker must sign with the same secret, so a generated one is made here, once.
   process.env.SESSION_SECRET = config.secrets.join(',')
+  const on = config.metrics.token !== null || config.metrics.port !== null
+  // Workers' numbers are merged here: a scrape must never show one random worker.
+  const metrics = on ? new ClusterMetrics() : null
+  if (metrics !== null && config.metrics.port !== null) {
+    const server = await listenMetrics(config.metrics.port, () => metrics.text())
+    const { port } = server.address() as AddressInfo
+    log.log('info', `metrics on http://127.0.0.1:${port}/metrics (all workers)`, { url: `http://127.0.0.1:${port}/metrics` })
+  }
   let stopping = false
   let exitCode = 0
   let crashes = 0
@@ -65,6 +87,7 @@ function runPrimary(config: ServerConfig): void {
     const worker = cluster.fork()
     startedAt.set(worker, Date.now())
     worker.on('message', (msg: FatalMessage) => {
+      if (msg?.type !== 'sessionkit:fatal') return
       console.error(`sessionkit: worker ${worker.process.pid} could not start: ${msg.message}`)
     })
   }
@@ -104,7 +127,7 @@ function runPrimary(config: ServerConfig): void {
     }, delay)
     pending.add(timer)
   })
-  console.log(`sessionkit: starting ${config.workers} workers (${describe(config)})`)
+  log.log('info', `sessionkit: starting ${config.workers} workers (${describe(config)})`)
   onSignals(() => stop(0))
 }
 
@@ -116,7 +139,7 @@ async function main(): Promise<void> {
   if (cluster.isPrimary && config.production && config.usersFile === null) {
     console.warn('sessionkit: warning: NODE_ENV=production and no USERS_FILE: no user can log in (demo users are off in production)')
   }
-  if (cluster.isPrimary && config.workers > 1) runPrimary(config)
+  if (cluster.isPrimary && config.workers > 1) await runPrimary(config)
   else await runServer(config)
 }
 

@@ -14,6 +14,7 @@ import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
 import { toPublic, type User } from '../users/store.js'
 import { registerAdminRoutes } from './admin-routes.js'
+import { auditor } from './audit.js'
 import { storeFailure, type AppContext } from './context.js'
 import { signedInGuard } from './signed-in.js'
 
@@ -50,6 +51,8 @@ function forgetOtherUser(session: Session, userId: string): void {
 export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): void {
   const { sessions, users, throttle } = deps
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
+  const events = sessions.events
+  const audit = auditor(events, deps.trustProxy)
   const signedIn = signedInGuard(sessions, users)
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString())
 
@@ -64,7 +67,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     requireRecentAuth(session, deps.reauthMaxAgeMs, sessions.options.now)
     return { session, user }
   }
-  registerAdminRoutes(router, { sessions, users, signedIn, bcryptCost: deps.bcryptCost, sensitive })
+  registerAdminRoutes(router, { sessions, users, signedIn, bcryptCost: deps.bcryptCost, sensitive, audit })
 
   /**
    * Check `password` against the user's current hash (from the store, not the cache: a change made
@@ -97,6 +100,8 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
     const verdict = await throttle.check(body.email, client).catch(onStoreFailure)
     if (!verdict.allowed) {
+      // No user lookup here: this is the path an attack hammers, and it must stay cheap.
+      if (events.active) audit(ctx.req, 'login.failed', { userId: null, reason: 'throttled' })
       throw new HttpError(429, 'Too many login attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
     }
     // The user is read from the store (not the cache) BEFORE the hash is checked, and the session
@@ -109,6 +114,10 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const ok = await verifyPassword(body.password, user?.passwordHash ?? deps.dummyHash)
     if (user === null || !ok || user.disabled) {
       await throttle.recordFailure(body.email, client).catch(onStoreFailure)
+      if (events.active) {
+        const reason = user === null ? 'unknown-user' : !ok ? 'bad-password' : 'disabled'
+        audit(ctx.req, 'login.failed', { userId: user?.id ?? null, reason })
+      }
       throw new HttpError(401, 'Invalid credentials')
     }
     await throttle.recordSuccess(body.email, client).catch(onStoreFailure)
@@ -118,6 +127,7 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     // least recently used session, or answers 429 under SESSION_LIMIT_POLICY=refuse.
     session.regenerate({ authenticated: true }).setUser(user.id, user.credentialVersion).setRemember(body.rememberMe === true)
     await ctx.reply(200, { message: 'Logged in successfully', user: { id: user.id, email: user.email, name: user.name } })
+    if (events.active) audit(ctx.req, 'login.succeeded', { handle: session.handle, userId: user.id, remember: body.rememberMe === true })
   })
 
   // W3C Clear-Site-Data (ASVS 5.0 14.3.1): the browser also drops what the site cached or stored
@@ -165,16 +175,21 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   })
 
   router.post('/logout', async (ctx) => {
-    ;(await ctx.session()).destroy()
+    const session = await ctx.session()
+    const { handle, userId } = session
+    session.destroy()
     await ctx.reply(200, { message: 'Logged out successfully' }, cleared)
+    if (events.active && userId !== null) audit(ctx.req, 'logout', { handle, userId })
   })
 
   // Ends the other sessions too, so it is as sensitive as /sessions/revoke-others.
   router.post('/logout/everywhere', async (ctx) => {
     const { session, user } = await sensitive(ctx)
-    const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
+    const handle = session.handle
+    const ended = await sessions.revokeUserSessions(user.id, session, 'user-revoked').catch(onStoreFailure)
     session.destroy()
     await ctx.reply(200, { message: 'Logged out everywhere', ended: ended + 1 }, cleared)
+    if (events.active) audit(ctx.req, 'logout', { handle, userId: user.id })
   })
 
   router.get('/dashboard', async (ctx) => {
@@ -262,9 +277,10 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     // OWASP: after a password change, end every other session and renew this one's ID. The other
     // sessions are dead already (their credential version is behind); deleting them is hygiene,
     // and this one is bound to the new version.
-    const ended = await sessions.revokeUserSessions(user.id, session).catch(onStoreFailure)
+    const ended = await sessions.revokeUserSessions(user.id, session, 'password-changed').catch(onStoreFailure)
     session.regenerate({ authenticated: true }).setUser(user.id, changed.user.credentialVersion)
     await ctx.reply(200, { message: 'Password changed', ended })
+    if (events.active) audit(ctx.req, 'password.changed', { handle: session.handle, userId: user.id, by: user.id })
   })
 
   router.get('/healthz', async (ctx) => {

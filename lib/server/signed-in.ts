@@ -26,6 +26,9 @@ export function signedInGuard(sessions: SessionManager, users: UserCache): Signe
   }
   const ended = async (session: Session, err: unknown): Promise<never> => {
     if (!(err instanceof SessionEnded)) throw err
+    if (sessions.events.active) {
+      sessions.events.emit('session.revoked', { handle: session.handle, userId: session.userId, reason: 'credential-version', count: 1 })
+    }
     session.destroy()
     let setCookie: string | null = null
     try {

@@ -164,7 +164,7 @@ export interface OpenUsersOptions {
 
 /** Open the configured user store, import what must be imported, and put a cache in front. */
 export async function openUsers(config: ServerConfig, options: OpenUsersOptions = {}): Promise<UserCache> {
-  const log = options.log ?? ((line: string) => console.log(line))
+  const log = options.log ?? console.log
   const { users, source } = await configuredUsers(config)
   if (options.redisClient === undefined || config.store.kind === 'memory') {
     const file = config.usersFile ?? undefined

@@ -69,6 +69,10 @@ export class MemoryUserStore implements UserStore {
     return this.#byEmail.get(normalizeEmail(email)) ?? null
   }
 
+  async count(): Promise<number> {
+    return this.#byId.size
+  }
+
   async list({ after = null, limit = DEFAULT_PAGE }: { after?: string | null; limit?: number } = {}): Promise<UserPage> {
     const n = Math.min(Math.max(1, Math.floor(limit)), MAX_PAGE)
     // Ids are ASCII ([A-Za-z0-9_-]), so the default (UTF-16 code unit) order is byte order.

@@ -87,6 +87,10 @@ export class RedisUserStore implements UserStore {
     })
   }
 
+  count(): Promise<number> {
+    return this.#run('count', () => this.#client.zcard(`${this.#dir}:ids`))
+  }
+
   list({ after = null, limit = DEFAULT_PAGE }: { after?: string | null; limit?: number } = {}): Promise<UserPage> {
     return this.#run('list', async () => {
       const n = Math.min(Math.max(1, Math.floor(limit)), MAX_PAGE)

@@ -112,6 +112,8 @@ export interface UserStore {
   byEmail(email: string): Promise<User | null>
   /** Up to `limit` (default 100, at most 1000) users with an id after `after`, in id order. */
   list(options?: { after?: string | null; limit?: number }): Promise<UserPage>
+  /** How many users there are (the metrics' users gauge): one cheap call, not a listing. */
+  count(): Promise<number>
   /** Create a user with credential version 1. The email is normalised. */
   create(user: NewUser): Promise<CreateResult>
   /** Change name, role, disabled. Role or disabled changes bump the credential version. */

@@ -11,13 +11,15 @@ import { MemoryStore } from '../../lib/stores/memory.js'
 import { MemoryUserStore } from '../../lib/users/memory.js'
 import type { User, UserStore } from '../../lib/users/store.js'
 import { ADMIN, Client, JOHN } from '../fixtures/http-client.js'
+import { observeHook } from '../fixtures/observe-hook.js'
 
 const ADA = { id: '1', email: ADMIN.email, name: 'Ada Admin', role: 'admin', disabled: false, passwordHash: await hashPassword(ADMIN.password, 4), credentialVersion: 1 } as const
 const JOHNNY = { id: '2', email: JOHN.email, name: 'John', role: 'user', disabled: false, passwordHash: await hashPassword(JOHN.password, 4), credentialVersion: 1 } as const
 
 async function boot(t: Tap, store = new MemoryStore(), users = new MemoryUserStore([ADA, JOHNNY])) {
-  const server = await startServer(loadConfig({ PORT: '0', BCRYPT_COST: '4' }), { store, users })
+  const server = await startServer(loadConfig({ PORT: '0', BCRYPT_COST: '4', ...observeHook.env }), { ...observeHook.overrides, store, users })
   t.teardown(() => server.close())
+  observeHook.onStart?.(server)
   const admin = new Client(server.url)
   await admin.login(ADMIN.email, ADMIN.password)
   return { server, admin, users, client: () => new Client(server.url) }
@@ -147,7 +149,7 @@ t.test('/password when the user vanished from the store behind the cache: 401', 
   // A feed that never tells: the cache keeps serving John while the store no longer has him.
   const silent: UserStore = {
     kind: 'memory', changes: { live: true, subscribe: () => () => {} },
-    byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o), create: (u) => store.create(u),
+    byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o), count: () => store.count(), create: (u) => store.create(u),
     update: (id, p) => store.update(id, p), setPasswordHash: (id, h) => store.setPasswordHash(id, h), delete: (id) => store.delete(id),
     close: () => store.close(),
   }

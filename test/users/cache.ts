@@ -34,6 +34,7 @@ function setup(): { cache: UserCache; store: MemoryUserStore; feed: ManualFeed; 
     byId: (id) => ((reads++), store.byId(id)),
     byEmail: (email) => store.byEmail(email),
     list: (o) => store.list(o),
+    count: () => store.count(),
     create: (u) => store.create(u),
     update: (id, p) => store.update(id, p),
     setPasswordHash: (id, h) => store.setPasswordHash(id, h),
@@ -123,7 +124,7 @@ t.test('a store without a feed is never served from memory', async (t) => {
 
 function bind(store: MemoryUserStore): Omit<UserStore, 'changes'> {
   return {
-    kind: store.kind, byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o),
+    kind: store.kind, byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o), count: () => store.count(),
     create: (u) => store.create(u), update: (id, p) => store.update(id, p), setPasswordHash: (id, h) => store.setPasswordHash(id, h),
     delete: (id) => store.delete(id), close: () => store.close(),
   }

@@ -1,0 +1,107 @@
+/**
+ * A {@link Store} that times every call of the store it wraps into a histogram by operation and
+ * outcome (`ok` or `error`). The session engine and the login throttle are given the wrapper, so
+ * every store round trip the server makes is measured, with no change to either.
+ *
+ * A remote store's call is timed until its promise settles (one extra promise reaction per call);
+ * a local store's (`local: true`, the memory store) is timed synchronously, since its work happens
+ * inside the call — and it is counted `ok`, as a local store does not fail. Only installed when
+ * metrics are on. `local` and `selfTimed` are passed through: the engine decides on them.
+ */
+import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import type { Histogram, HistogramSeries } from './registry.js'
+
+export type StoreOperation = 'get' | 'create' | 'write' | 'touch' | 'destroy' | 'listByUser' | 'destroyByUser' | 'consume' | 'hit' | 'resetHits' | 'ping'
+
+export const STORE_OPERATIONS: readonly StoreOperation[] = [
+  'get', 'create', 'write', 'touch', 'destroy', 'listByUser', 'destroyByUser', 'consume', 'hit', 'resetHits', 'ping',
+]
+
+export class TimedStore implements Store {
+  readonly kind: string
+  readonly local?: boolean
+  readonly selfTimed?: boolean
+  readonly #inner: Store
+  readonly #sync: boolean
+  readonly #ok: Record<StoreOperation, HistogramSeries>
+  readonly #error: Record<StoreOperation, HistogramSeries>
+
+  /** `histogram` has the labels (operation, outcome). */
+  constructor(inner: Store, histogram: Histogram) {
+    this.#inner = inner
+    this.#sync = inner.local === true
+    this.kind = inner.kind
+    if (inner.local !== undefined) this.local = inner.local
+    if (inner.selfTimed !== undefined) this.selfTimed = inner.selfTimed
+    const ok = {} as Record<StoreOperation, HistogramSeries>
+    const error = {} as Record<StoreOperation, HistogramSeries>
+    for (const op of STORE_OPERATIONS) {
+      ok[op] = histogram.series(op, 'ok')
+      error[op] = histogram.series(op, 'error')
+    }
+    this.#ok = ok
+    this.#error = error
+  }
+
+  /** The wrapped store. */
+  get inner(): Store {
+    return this.#inner
+  }
+
+  get(key: string): Promise<SessionRecord | null> {
+    return this.#time('get', performance.now(), this.#inner.get(key))
+  }
+  create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
+    return this.#time('create', performance.now(), this.#inner.create(key, record, limit))
+  }
+  write(key: string, expectedVersion: number, update: SessionUpdate): Promise<WriteResult> {
+    return this.#time('write', performance.now(), this.#inner.write(key, expectedVersion, update))
+  }
+  touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
+    return this.#time('touch', performance.now(), this.#inner.touch(key, lastSeenAt, expiresAt))
+  }
+  destroy(key: string): Promise<boolean> {
+    return this.#time('destroy', performance.now(), this.#inner.destroy(key))
+  }
+  listByUser(userId: string): Promise<IndexedSession[]> {
+    return this.#time('listByUser', performance.now(), this.#inner.listByUser(userId))
+  }
+  destroyByUser(userId: string, exceptKey?: string): Promise<number> {
+    return this.#time('destroyByUser', performance.now(), this.#inner.destroyByUser(userId, exceptKey))
+  }
+  consume(counters: readonly CounterLimit[]): Promise<ConsumeResult> {
+    return this.#time('consume', performance.now(), this.#inner.consume(counters))
+  }
+  hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }> {
+    return this.#time('hit', performance.now(), this.#inner.hit(key, windowMs, increment))
+  }
+  resetHits(key: string): Promise<void> {
+    return this.#time('resetHits', performance.now(), this.#inner.resetHits(key))
+  }
+  ping(): Promise<void> {
+    return this.#time('ping', performance.now(), this.#inner.ping())
+  }
+  close(): Promise<void> {
+    return this.#inner.close()
+  }
+
+  /** `start` is read before the call (arguments evaluate left to right). */
+  #time<T>(op: StoreOperation, start: number, promise: Promise<T>): Promise<T> {
+    if (this.#sync) {
+      // A local store does its work inside the call; timing the call is timing the work, with
+      // no promise reaction added to every request.
+      this.#ok[op].observe((performance.now() - start) / 1000)
+      return promise
+    }
+    return promise.then(
+      (value) => {
+        this.#ok[op].observe((performance.now() - start) / 1000)
+        return value
+      },
+      (err: unknown) => {
+        this.#error[op].observe((performance.now() - start) / 1000)
+        throw err
+      },
+    )
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * `npm start` as an operator runs it: JSON lines on stdout (start-up, access, audit), a metrics
+ * listener on loopback, pending lines flushed at shutdown; LOG_LEVEL=silent quiet and unobserved.
+ */
+import { spawn } from 'node:child_process'
+import t from 'tap'
+import { createApp } from '../../lib/server/app.js'
+import { loadConfig } from '../../lib/server/config.js'
+import { Logger } from '../../lib/server/log.js'
+import { MemoryStore } from '../../lib/stores/memory.js'
+import { JOHN } from '../fixtures/http-client.js'
+import { promtoolCheck } from '../fixtures/prometheus.js'
+
+const MAIN = new URL('../../lib/server/main.ts', import.meta.url).pathname
+
+function start(t: Tap, env: Record<string, string>) {
+  const child = spawn(process.execPath, [...process.execArgv, MAIN], {
+    env: { ...process.env, PORT: '0', BCRYPT_COST: '4', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()))
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const waitFor = async (pattern: RegExp): Promise<RegExpExecArray> => {
+    const deadline = Date.now() + 60_000
+    for (;;) {
+      const m = pattern.exec(out)
+      if (m !== null) return m
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no ${pattern} in:\n${out}\n${err}`)
+      await new Promise((r) => setTimeout(r, 50))
+    }
+  }
+  return { child, exited, waitFor, out: () => out, err: () => err }
+}
+type Tap = { teardown(fn: () => void): void }
+
+t.test('JSON lines on stdout, metrics on loopback, everything flushed at SIGTERM', async (t) => {
+  const p = start(t, { METRICS_PORT: '0', LOG_LEVEL: 'debug' })
+  const url = (await p.waitFor(/listening on (http:\/\/[^\s"]+)/))[1] as string
+  const metricsUrl = (await p.waitFor(/"metrics on (http:\/\/127\.0\.0\.1:\d+\/metrics)"/))[1] as string
+  const login = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(JOHN) })
+  t.equal(login.status, 200)
+  const bad = await fetch(`${url}/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...JOHN, password: 'not-the-password' }) })
+  t.equal(bad.status, 401)
+  const scrape = await fetch(metricsUrl)
+  t.equal(scrape.status, 200)
+  await promtoolCheck(t, await scrape.text())
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0)
+  const lines = p.out().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.match(lines, [
+    { kind: 'message', message: /listening on/ },
+    { kind: 'message', message: /metrics on/ },
+  ])
+  t.ok(lines.some((l) => l.kind === 'access' && l.route === '/login' && l.status === 200), 'an access line for the login')
+  t.ok(lines.some((l) => l.kind === 'audit' && l.event === 'login.failed' && l.reason === 'bad-password'), 'an audit line for the failure')
+  t.ok(lines.some((l) => l.kind === 'audit' && l.event === 'login.succeeded'), 'and for the success')
+  t.notMatch(p.out(), /john-password-1|not-the-password/, 'no password on stdout')
+  t.notMatch(p.out(), new RegExp((login.headers.get('set-cookie') ?? 'x=unset;').split(';')[0]!.split('=')[1]!), 'no cookie on stdout')
+})
+
+t.test('LOG_LEVEL=silent: nothing on stdout; the server is not observed at all', async (t) => {
+  const p = start(t, { LOG_LEVEL: 'silent', LOG_FORMAT: 'pretty' })
+  const deadline = Date.now() + 60_000
+  while (p.err() === '' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+  // No listening line to wait for: the warning about the generated secret (stderr) says it started.
+  await new Promise((r) => setTimeout(r, 500))
+  p.child.kill('SIGTERM')
+  t.equal(await p.exited, 0)
+  t.equal(p.out(), '')
+  const app = await createApp(loadConfig({ PORT: '0', BCRYPT_COST: '4' }), { store: new MemoryStore(), logger: new Logger({ level: 'silent' }) })
+  t.teardown(() => app.sessions.close())
+  t.equal(app.observed.active, false, 'a silent logger installs no request hook')
+  t.equal(app.sessions.events.active, false, 'and no event listener')
+})
