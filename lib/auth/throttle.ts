@@ -41,6 +41,7 @@ import { createHash } from 'node:crypto'
 import { ErrorCodes, typeError } from '../errors.js'
 import { clientKey } from '../ip.js'
 import type { CounterLimit, Store } from '../store.js'
+import { normalizeEmail } from '../users/store.js'
 
 /** Options of {@link LoginThrottle}. All are optional. */
 export interface LoginThrottleOptions {
@@ -157,7 +158,8 @@ export class LoginThrottle {
 
   /** The three counters of an attempt, in {@link LIMIT_NAMES} order. */
   #counters(account: string, client: string): [CounterLimit, CounterLimit, CounterLimit] {
-    const a = account.trim().toLowerCase()
+    // The user store's normalisation, so a counter follows the account the login looks up.
+    const a = normalizeEmail(account)
     const c = clientKey(client)
     return [
       { key: `${this.#prefix}c:${digest(c)}`, limit: this.#maxClient, windowMs: this.#windowMs },
