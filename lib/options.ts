@@ -1,13 +1,14 @@
 /**
  * Session manager options: defaults, validation, and the frozen resolved form.
  *
- * Every option is checked once, at construction, and a bad one throws a `TypeError` whose `code`
- * is `ERR_OPTION_INVALID` and whose message names the option: a programmer error fails loudly
- * and at start-up, never on the first request that happens to use the option.
+ * Every option is checked once, at construction, with the checkers of lib/option-check.ts: a bad
+ * one throws a `TypeError` whose `code` is `ERR_OPTION_INVALID` and whose message names the
+ * option, at start-up, never on the first request that happens to use the option.
  */
 import type { IncomingMessage } from 'node:http'
 import { serializeCookie, type CookieSameSite, type CookieSerializeOptions } from './cookie.js'
-import { ErrorCodes, typeError } from './errors.js'
+import { MAX_COOKIE_LIFETIME_MS } from './limits.js'
+import { flagOption, functionOption, integerOption, objectOption, oneOfOption, optionError } from './option-check.js'
 import type { Secret } from './signature.js'
 import type { SecurityEvents } from './events.js'
 import type { Store } from './store.js'
@@ -16,8 +17,6 @@ const SECOND = 1000
 const MINUTE = 60 * SECOND
 const HOUR = 60 * MINUTE
 const DAY = 24 * HOUR
-/** RFC 6265bis §5.6.1: user agents cap a cookie's lifetime at 400 days. */
-const MAX_COOKIE_LIFETIME_MS = 400 * DAY
 
 /** Attributes of the session cookie. */
 export interface SessionCookieOptions {
@@ -114,6 +113,8 @@ export interface SessionManagerOptions {
 }
 
 export type SessionLimitPolicy = 'evict-oldest' | 'refuse'
+const SESSION_LIMIT_POLICIES: readonly SessionLimitPolicy[] = ['evict-oldest', 'refuse']
+const SAME_SITE: readonly CookieSameSite[] = ['Strict', 'Lax', 'None']
 
 export interface ResolvedCookieOptions {
   readonly name: string
@@ -148,24 +149,6 @@ function socketAddress(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? ''
 }
 
-function invalid(name: string, why: string): TypeError {
-  return typeError(ErrorCodes.OPTION_INVALID, `option ${name} ${why}`)
-}
-
-function duration(name: string, value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw invalid(name, `must be an integer between ${min} and ${max}, got ${String(value)}`)
-  }
-  return value
-}
-
-function flag(name: string, value: unknown, fallback: boolean): boolean {
-  if (value === undefined) return fallback
-  if (typeof value !== 'boolean') throw invalid(name, `must be a boolean, got ${typeof value}`)
-  return value
-}
-
 function isStore(value: unknown): value is Store {
   if (typeof value !== 'object' || value === null) return false
   const s = value as Record<string, unknown>
@@ -174,22 +157,17 @@ function isStore(value: unknown): value is Store {
 }
 
 function resolveCookie(input: unknown): ResolvedCookieOptions {
-  if (input !== undefined && (typeof input !== 'object' || input === null)) {
-    throw invalid('cookie', 'must be an object')
-  }
+  if (input !== undefined) objectOption('cookie', input)
   const c = (input ?? {}) as SessionCookieOptions
-  const sameSite = c.sameSite ?? 'Lax'
-  if (sameSite !== 'Strict' && sameSite !== 'Lax' && sameSite !== 'None') {
-    throw invalid('cookie.sameSite', `must be 'Strict', 'Lax' or 'None', got ${String(sameSite)}`)
-  }
+  const sameSite = oneOfOption('cookie.sameSite', c.sameSite, 'Lax', SAME_SITE)
   const cookie: ResolvedCookieOptions = {
     name: c.name ?? 'sid',
     path: c.path ?? '/',
     domain: c.domain,
-    secure: flag('cookie.secure', c.secure, false),
-    httpOnly: flag('cookie.httpOnly', c.httpOnly, true),
+    secure: flagOption('cookie.secure', c.secure, false),
+    httpOnly: flagOption('cookie.httpOnly', c.httpOnly, true),
     sameSite,
-    partitioned: flag('cookie.partitioned', c.partitioned, false),
+    partitioned: flagOption('cookie.partitioned', c.partitioned, false),
   }
   // Let the strict serializer judge name, path, domain, prefixes and Secure requirements once,
   // now, instead of on the first response (a bad option must never become a 500 later).
@@ -204,35 +182,29 @@ function resolveCookie(input: unknown): ResolvedCookieOptions {
   try {
     serializeCookie(cookie.name, 'x', probe)
   } catch (err) {
-    throw invalid('cookie', `is not a valid cookie: ${(err as Error).message}`)
+    throw optionError('cookie', `is not a valid cookie: ${(err as Error).message}`)
   }
   return Object.freeze(cookie)
 }
 
 /** Validate `input`, fill in defaults, and return a frozen copy. */
 export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
-  if (typeof input !== 'object' || input === null) throw invalid('options', 'must be an object')
+  objectOption('options', input)
   if (!Array.isArray(input.secrets) || input.secrets.length === 0) {
-    throw invalid('secrets', 'must be a non-empty array')
+    throw optionError('secrets', 'must be a non-empty array')
   }
-  if (!isStore(input.store)) throw invalid('store', 'must implement the Store interface')
-  const idleTimeoutMs = duration('idleTimeoutMs', input.idleTimeoutMs, DAY, SECOND, MAX_COOKIE_LIFETIME_MS)
-  const rememberIdleTimeoutMs = duration('rememberIdleTimeoutMs', input.rememberIdleTimeoutMs,
+  if (!isStore(input.store)) throw optionError('store', 'must implement the Store interface')
+  const idleTimeoutMs = integerOption('idleTimeoutMs', input.idleTimeoutMs, DAY, SECOND, MAX_COOKIE_LIFETIME_MS)
+  const rememberIdleTimeoutMs = integerOption('rememberIdleTimeoutMs', input.rememberIdleTimeoutMs,
     30 * DAY, idleTimeoutMs, MAX_COOKIE_LIFETIME_MS)
-  const absoluteTimeoutMs = duration('absoluteTimeoutMs', input.absoluteTimeoutMs, 30 * DAY,
+  const absoluteTimeoutMs = integerOption('absoluteTimeoutMs', input.absoluteTimeoutMs, 30 * DAY,
     SECOND, MAX_COOKIE_LIFETIME_MS)
-  const touchIntervalMs = duration('touchIntervalMs', input.touchIntervalMs,
+  const touchIntervalMs = integerOption('touchIntervalMs', input.touchIntervalMs,
     Math.min(5 * MINUTE, Math.floor(idleTimeoutMs / 2)), 0, idleTimeoutMs - 1)
-  const now = input.now ?? Date.now
-  if (typeof now !== 'function') throw invalid('now', 'must be a function')
-  const clientIp = input.clientIp ?? socketAddress
-  if (typeof clientIp !== 'function') throw invalid('clientIp', 'must be a function')
-  const admitAnonymous = input.admitAnonymous
-  if (admitAnonymous !== undefined && typeof admitAnonymous !== 'function') throw invalid('admitAnonymous', 'must be a function')
-  const sessionLimitPolicy = input.sessionLimitPolicy ?? 'evict-oldest'
-  if (sessionLimitPolicy !== 'evict-oldest' && sessionLimitPolicy !== 'refuse') {
-    throw invalid('sessionLimitPolicy', `must be 'evict-oldest' or 'refuse', got ${String(sessionLimitPolicy)}`)
-  }
+  const now = functionOption('now', input.now, Date.now)
+  const clientIp = functionOption('clientIp', input.clientIp, socketAddress)
+  const admitAnonymous = functionOption<ResolvedOptions['admitAnonymous']>('admitAnonymous', input.admitAnonymous, undefined)
+  const sessionLimitPolicy = oneOfOption('sessionLimitPolicy', input.sessionLimitPolicy, 'evict-oldest', SESSION_LIMIT_POLICIES)
   return Object.freeze({
     secrets: Object.freeze([...input.secrets]),
     store: input.store,
@@ -241,14 +213,14 @@ export function resolveOptions(input: SessionManagerOptions): ResolvedOptions {
     rememberIdleTimeoutMs,
     absoluteTimeoutMs,
     touchIntervalMs,
-    storeTimeoutMs: duration('storeTimeoutMs', input.storeTimeoutMs, SECOND, 1, 60 * SECOND),
-    retryAfterSeconds: duration('retryAfterSeconds', input.retryAfterSeconds, 1, 0, 3600),
-    maxWriteRetries: duration('maxWriteRetries', input.maxWriteRetries, 16, 0, 100),
-    verifiedCacheSize: duration('verifiedCacheSize', input.verifiedCacheSize, 10_000, 0, 10_000_000),
+    storeTimeoutMs: integerOption('storeTimeoutMs', input.storeTimeoutMs, SECOND, 1, 60 * SECOND),
+    retryAfterSeconds: integerOption('retryAfterSeconds', input.retryAfterSeconds, 1, 0, 3600),
+    maxWriteRetries: integerOption('maxWriteRetries', input.maxWriteRetries, 16, 0, 100),
+    verifiedCacheSize: integerOption('verifiedCacheSize', input.verifiedCacheSize, 10_000, 0, 10_000_000),
     now,
     clientIp,
     admitAnonymous,
-    maxSessionsPerUser: duration('maxSessionsPerUser', input.maxSessionsPerUser, 0, 0, 1_000_000),
+    maxSessionsPerUser: integerOption('maxSessionsPerUser', input.maxSessionsPerUser, 0, 0, 1_000_000),
     sessionLimitPolicy,
   })
 }

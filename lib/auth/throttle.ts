@@ -38,8 +38,8 @@
  * spelling.
  */
 import { createHash } from 'node:crypto'
-import { ErrorCodes, typeError } from '../errors.js'
 import { clientKey } from '../ip.js'
+import { integerOption, objectOption, optionError } from '../option-check.js'
 import type { CounterLimit, Store } from '../store.js'
 import { normalizeEmail } from '../users/store.js'
 
@@ -72,11 +72,7 @@ export type ThrottleDecision =
 export type CounterStore = Pick<Store, 'consume' | 'hit' | 'resetHits'>
 
 function limit(name: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw typeError(ErrorCodes.OPTION_INVALID, `option ${name} must be a positive integer: ${String(value)}`)
-  }
-  return value
+  return integerOption(name, value, fallback, 1, Number.MAX_SAFE_INTEGER)
 }
 
 function digest(text: string): string {
@@ -105,11 +101,9 @@ export class LoginThrottle {
   constructor(store: CounterStore, options: LoginThrottleOptions = {}) {
     if (typeof store !== 'object' || store === null || typeof store.consume !== 'function' ||
       typeof store.hit !== 'function' || typeof store.resetHits !== 'function') {
-      throw typeError(ErrorCodes.OPTION_INVALID, 'store must implement consume(), hit() and resetHits()')
+      throw optionError('store', 'must implement consume(), hit() and resetHits()')
     }
-    if (typeof options !== 'object' || options === null) {
-      throw typeError(ErrorCodes.OPTION_INVALID, 'options must be an object')
-    }
+    objectOption('options', options)
     this.#store = store
     this.#maxPair = limit('maxFailuresPerPair', options.maxFailuresPerPair, 5)
     this.#maxClient = limit('maxFailuresPerClient', options.maxFailuresPerClient, 50)
@@ -117,7 +111,7 @@ export class LoginThrottle {
     this.#windowMs = limit('windowMs', options.windowMs, 15 * 60_000)
     this.#accountWindowMs = limit('accountWindowMs', options.accountWindowMs, 60 * 60_000)
     if (options.prefix !== undefined && typeof options.prefix !== 'string') {
-      throw typeError(ErrorCodes.OPTION_INVALID, `option prefix must be a string: ${String(options.prefix)}`)
+      throw optionError('prefix', 'must be a string')
     }
     this.#prefix = options.prefix ?? 'login:'
   }

@@ -6,7 +6,9 @@
  * never deletes expired sessions on its own (expressjs/session#556), this one has a hard cap, an
  * eviction policy and a sweeper.
  */
-import { ErrorCodes, StoreError, typeError } from '../errors.js'
+import { ErrorCodes, StoreError } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
+import { functionOption, integerOption, objectOption } from '../option-check.js'
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 
 /** Options of {@link MemoryStore}. All are optional. */
@@ -58,8 +60,6 @@ export interface MemoryStoreStats {
 
 /** Entries the sweeper examines before yielding to the event loop (keeps each slice ~1 ms). */
 const SWEEP_SLICE = 4096
-/** setInterval's ceiling: longer delays overflow a 32-bit int and fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 
 /**
@@ -95,15 +95,6 @@ class Counter {
     public readonly resetAt: number,
     public limit: number,
   ) {}
-}
-
-function positiveInteger(name: string, value: unknown, fallback: number, max: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > max) {
-    const msg = `option ${name} must be an integer in [1, ${max}]: ${String(value)}`
-    throw typeError(ErrorCodes.OPTION_INVALID, msg)
-  }
-  return value
 }
 
 /**
@@ -151,19 +142,14 @@ export class MemoryStore implements Store {
   #closed = false
 
   constructor(options: MemoryStoreOptions = {}) {
-    if (typeof options !== 'object' || options === null) {
-      throw typeError(ErrorCodes.OPTION_INVALID, 'options must be an object')
-    }
+    objectOption('options', options)
     const o = options
-    this.#maxSessions = positiveInteger('maxSessions', o.maxSessions, 100_000, MAX_SAFE)
+    this.#maxSessions = integerOption('maxSessions', o.maxSessions, 100_000, 1, MAX_SAFE)
     const halfSessions = Math.max(1, Math.floor(this.#maxSessions / 2))
-    this.#maxAnonymous = positiveInteger('maxAnonymousSessions', o.maxAnonymousSessions, halfSessions, MAX_SAFE)
-    this.#maxCounters = positiveInteger('maxCounters', o.maxCounters, 100_000, MAX_SAFE)
-    const intervalMs = positiveInteger('sweepIntervalMs', o.sweepIntervalMs, 60_000, MAX_TIMER_MS)
-    if (o.now !== undefined && typeof o.now !== 'function') {
-      throw typeError(ErrorCodes.OPTION_INVALID, 'option now must be a function returning ms')
-    }
-    this.#now = o.now ?? Date.now
+    this.#maxAnonymous = integerOption('maxAnonymousSessions', o.maxAnonymousSessions, halfSessions, 1, MAX_SAFE)
+    this.#maxCounters = integerOption('maxCounters', o.maxCounters, 100_000, 1, MAX_SAFE)
+    const intervalMs = integerOption('sweepIntervalMs', o.sweepIntervalMs, 60_000, 1, MAX_TIMER_MS)
+    this.#now = functionOption('now', o.now, Date.now)
     // unref(): a store must never keep the process alive on its own.
     this.#timer = setInterval(() => void this.sweep(), intervalMs).unref()
   }

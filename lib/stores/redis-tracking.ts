@@ -50,7 +50,8 @@
  * subscriber per master, re-pointed on every slot migration. The constructor refuses a `Cluster`.
  */
 import type { Redis } from 'ioredis'
-import { ErrorCodes, typeError } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
+import { integerOption, objectOption, optionError } from '../option-check.js'
 
 /** A value to keep, and until when (ms since the epoch, by the cache's `now`; `Infinity`: no limit). */
 export interface Tracked<V> {
@@ -374,21 +375,17 @@ function runId(info: string): string {
 
 const noop = (): void => {}
 
-function invalid(name: string, why: string): never {
-  throw typeError(ErrorCodes.OPTION_INVALID, `option ${name} ${why}`)
-}
-
 function resolve(options: RedisTrackingOptions): Required<RedisTrackingOptions> {
-  if (typeof options !== 'object' || options === null) invalid('options', 'must be an object')
-  const { client, maxEntries = 10_000, leaseMs = 1000, now = Date.now, onStateChange = noop, onError = noop } = options
+  objectOption('options', options)
+  const { client, now = Date.now, onStateChange = noop, onError = noop } = options
   const c = client as unknown as Record<string, unknown> | null
   if (typeof c !== 'object' || c === null || typeof c.duplicate !== 'function' || c.isCluster === true) {
-    invalid('client', 'must be a single-node or Sentinel ioredis Redis (not a Cluster)')
+    throw optionError('client', 'must be a single-node or Sentinel ioredis Redis (not a Cluster)')
   }
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) invalid('maxEntries', 'must be a positive integer')
-  if (!Number.isInteger(leaseMs) || leaseMs < 4 || leaseMs > 2 ** 31 - 1) invalid('leaseMs', 'must be an integer ≥ 4')
+  const maxEntries = integerOption('maxEntries', options.maxEntries, 10_000, 1, Number.MAX_SAFE_INTEGER)
+  const leaseMs = integerOption('leaseMs', options.leaseMs, 1000, 4, MAX_TIMER_MS)
   for (const [name, fn] of Object.entries({ now, onStateChange, onError })) {
-    if (typeof fn !== 'function') invalid(name, 'must be a function')
+    if (typeof fn !== 'function') throw optionError(name, 'must be a function')
   }
   return { client, maxEntries, leaseMs, now, onStateChange, onError }
 }

@@ -36,7 +36,9 @@
  * `listByUser` and `destroyByUser` always read Redis.
  */
 import { Cluster, Redis } from 'ioredis'
-import { ErrorCodes, StoreError, typeError } from '../errors.js'
+import { ErrorCodes, StoreError } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
+import { functionOption, integerOption, objectOption, optionError } from '../option-check.js'
 import { redactCredentials } from '../redact.js'
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js'
@@ -634,7 +636,6 @@ export function reconnectOnReadonly(err: Error): boolean {
 
 /** How often the default `onClientError` prints (a down Redis errors on every reconnect). */
 const ERROR_LOG_INTERVAL_MS = 30_000
-const MAX_TIMER_MS = 2 ** 31 - 1
 
 interface Resolved {
   client: Redis | Cluster | undefined
@@ -647,63 +648,61 @@ interface Resolved {
   onClientError: (err: Error) => void
 }
 
-function invalid(name: string, why: string): never {
-  throw typeError(ErrorCodes.OPTION_INVALID, `option ${name} ${why}`)
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
 
-/** Validate every option, naming it in the TypeError (values are not echoed: a URL may hold a password). */
+/**
+ * Validate every option, naming it in the TypeError. The connection options' values are not
+ * echoed: a URL, or a node list, may hold a password.
+ */
 function resolveOptions(options: RedisStoreOptions): Resolved {
-  if (typeof options !== 'object' || options === null) invalid('options', 'must be an object')
-  const { client, url, clusterNodes, sentinel, clientCache, prefix = 'sk:', commandTimeoutMs = 1000, onClientError } = options
+  objectOption('options', options)
+  const { client, url, clusterNodes, sentinel, clientCache, prefix = 'sk:' } = options
   const given = [client, url, clusterNodes, sentinel].filter((x) => x !== undefined).length
-  if (given !== 1) invalid('client/url/clusterNodes/sentinel', `must be exactly one, got ${given}`)
-  if (client !== undefined && !isClient(client)) invalid('client', 'must be an ioredis Redis or Cluster')
-  if (url !== undefined && !isRedisUrl(url)) invalid('url', 'must be a redis:// or rediss:// URL')
+  if (given !== 1) throw optionError('client/url/clusterNodes/sentinel', `must be exactly one, got ${given}`)
+  if (client !== undefined && !isClient(client)) throw optionError('client', 'must be an ioredis Redis or Cluster')
+  if (url !== undefined && !isRedisUrl(url)) throw optionError('url', 'must be a redis:// or rediss:// URL')
   if (clusterNodes !== undefined && !(Array.isArray(clusterNodes) && clusterNodes.length > 0 && clusterNodes.every(isNode))) {
-    invalid('clusterNodes', 'must be a non-empty array of { host: string, port: 1..65535 }')
+    throw optionError('clusterNodes', 'must be a non-empty array of { host: string, port: 1..65535 }')
   }
   if (typeof prefix !== 'string' || prefix === '' || /[{}]/.test(prefix)) {
-    invalid('prefix', 'must be a non-empty string without { or }')
+    throw optionError('prefix', 'must be a non-empty string without { or }')
   }
-  const ms: unknown = commandTimeoutMs
-  if (typeof ms !== 'number' || !Number.isInteger(ms) || ms < 1 || ms > MAX_TIMER_MS) {
-    invalid('commandTimeoutMs', `must be an integer in [1, ${MAX_TIMER_MS}]`)
-  }
+  const ms = integerOption('commandTimeoutMs', options.commandTimeoutMs, 1000, 1, MAX_TIMER_MS)
   if (sentinel !== undefined) checkSentinel(sentinel)
-  if (onClientError !== undefined && typeof onClientError !== 'function') invalid('onClientError', 'must be a function')
-  const log = onClientError ?? throttledErrorLog(ERROR_LOG_INTERVAL_MS, process.stderr.write.bind(process.stderr), Date.now)
+  const log = functionOption('onClientError', options.onClientError,
+    throttledErrorLog(ERROR_LOG_INTERVAL_MS, process.stderr.write.bind(process.stderr), Date.now))
   const cluster = clusterNodes !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
   const cache = resolveCache(clientCache, cluster)
   return { client, url, clusterNodes, sentinel, clientCache: cache, prefix, commandTimeoutMs: ms, onClientError: log }
 }
 
 function checkSentinel(sentinel: unknown): void {
-  if (!isObject(sentinel)) invalid('sentinel', 'must be an object')
-  const { sentinels, name, db } = sentinel
+  objectOption('sentinel', sentinel)
+  const { sentinels, name, db } = sentinel as Record<string, unknown>
   if (!(Array.isArray(sentinels) && sentinels.length > 0 && sentinels.every(isNode))) {
-    invalid('sentinel.sentinels', 'must be a non-empty array of { host: string, port: 1..65535 }')
+    throw optionError('sentinel.sentinels', 'must be a non-empty array of { host: string, port: 1..65535 }')
   }
-  if (typeof name !== 'string' || name === '') invalid('sentinel.name', 'must be a non-empty string')
+  if (typeof name !== 'string' || name === '') throw optionError('sentinel.name', 'must be a non-empty string')
   for (const key of ['sentinelUsername', 'sentinelPassword', 'username', 'password'] as const) {
-    if (sentinel[key] !== undefined && typeof sentinel[key] !== 'string') invalid(`sentinel.${key}`, 'must be a string')
+    // Not echoed: a password.
+    const value = (sentinel as Record<string, unknown>)[key]
+    if (value !== undefined && typeof value !== 'string') throw optionError(`sentinel.${key}`, 'must be a string')
   }
-  if (db !== undefined && !(Number.isInteger(db) && (db as number) >= 0)) invalid('sentinel.db', 'must be a non-negative integer')
+  integerOption('sentinel.db', db, 0, 0, Number.MAX_SAFE_INTEGER)
 }
 
 /** `clientCache`: off when asked, off by default on Cluster (and refused there when asked for). */
 function resolveCache(clientCache: unknown, cluster: boolean): false | RedisClientCacheOptions {
   if (clientCache === false) return false
-  if (clientCache !== undefined && !isObject(clientCache)) invalid('clientCache', 'must be false or an object')
+  if (clientCache !== undefined && !isObject(clientCache)) throw optionError('clientCache', 'must be false or an object')
   if (cluster) {
-    if (clientCache !== undefined) invalid('clientCache', 'is not available on Redis Cluster (tracking is per node)')
+    if (clientCache !== undefined) throw optionError('clientCache', 'is not available on Redis Cluster (tracking is per node)')
     return false
   }
-  const { maxEntries = 10_000, leaseMs = 1000 } = (clientCache ?? {}) as RedisClientCacheOptions
-  // Checked here, before any connection exists (RedisTracking checks them again).
-  if (!Number.isInteger(maxEntries) || maxEntries < 1) invalid('clientCache.maxEntries', 'must be a positive integer')
-  if (!Number.isInteger(leaseMs) || leaseMs < 4 || leaseMs > MAX_TIMER_MS) invalid('clientCache.leaseMs', `must be an integer in [4, ${MAX_TIMER_MS}]`)
+  const given = (clientCache ?? {}) as RedisClientCacheOptions
+  // Checked here, before any connection exists (RedisTracking checks them again, the same way).
+  const maxEntries = integerOption('clientCache.maxEntries', given.maxEntries, 10_000, 1, Number.MAX_SAFE_INTEGER)
+  const leaseMs = integerOption('clientCache.leaseMs', given.leaseMs, 1000, 4, MAX_TIMER_MS)
   return { maxEntries, leaseMs }
 }
 
