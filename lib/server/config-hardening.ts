@@ -22,7 +22,7 @@
  * | CLEAR_SITE_DATA_COOKIES  | false              | logout also clears every cookie of the site       |
  * | SESSION_COOKIE_NAME      | sid / __Host-sid   | session cookie name (production: a `__Host-` one) |
  */
-import { ConfigError } from './config.js'
+import { ConfigError, envFlag, envInteger, envText } from './env.js'
 
 export interface HardeningConfig {
   login: {
@@ -50,24 +50,8 @@ const MAX_COUNT = 1e9
 
 type Env = NodeJS.ProcessEnv
 
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
-    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
-  }
-  return Number(raw)
-}
-
 function optional(env: Env, name: string): number | undefined {
-  return env[name] === undefined || env[name] === '' ? undefined : integer(env, name, 0, 1, MAX_COUNT)
-}
-
-function flag(env: Env, name: string): boolean {
-  const raw = (env[name] ?? '').toLowerCase()
-  if (raw === '' || raw === '0' || raw === 'false') return false
-  if (raw === '1' || raw === 'true') return true
-  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
+  return envText(env, name) === undefined ? undefined : envInteger(env, name, 0, 1, MAX_COUNT)
 }
 
 /** PUBLIC_ORIGIN entries as serialized origins; a path, query or credentials are refused. */
@@ -85,8 +69,8 @@ function origins(raw: string | undefined): string[] {
 
 /** A cookie name: an RFC 9110 token; a `__Secure-`/`__Host-`-style prefix only in production (it needs Secure). */
 function cookieName(env: Env, production: boolean): string {
-  const name = env.SESSION_COOKIE_NAME
-  if (name === undefined || name === '') return production ? '__Host-sid' : 'sid'
+  const name = envText(env, 'SESSION_COOKIE_NAME')
+  if (name === undefined) return production ? '__Host-sid' : 'sid'
   if (!/^[!#$%&'*+.^`|~\w-]+$/.test(name)) throw new ConfigError(`SESSION_COOKIE_NAME must be a cookie name token, got "${name}"`)
   if (/^__(secure|host|http)-/i.test(name) && !production) {
     throw new ConfigError(`SESSION_COOKIE_NAME "${name}" has a prefix that needs a Secure cookie: only with NODE_ENV=production`)
@@ -95,21 +79,21 @@ function cookieName(env: Env, production: boolean): string {
 }
 
 export function loadHardening(env: Env, production: boolean, trustProxy: boolean): HardeningConfig {
-  const trustForwardedHost = flag(env, 'TRUST_FORWARDED_HOST')
+  const trustForwardedHost = envFlag(env, 'TRUST_FORWARDED_HOST')
   if (trustForwardedHost && !trustProxy) {
     throw new ConfigError('TRUST_FORWARDED_HOST needs TRUST_PROXY=true: the X-Forwarded-* headers are client-controlled without a proxy')
   }
   return {
     login: {
-      maxFailuresPerPair: integer(env, 'LOGIN_PAIR_LIMIT', 5, 1, MAX_COUNT),
-      maxFailuresPerClient: integer(env, 'LOGIN_CLIENT_LIMIT', 50, 1, MAX_COUNT),
-      maxFailuresPerAccount: integer(env, 'LOGIN_ACCOUNT_LIMIT', 100, 1, MAX_COUNT),
-      windowMs: integer(env, 'LOGIN_WINDOW_MS', 15 * 60_000, 1000, DAY),
-      accountWindowMs: integer(env, 'LOGIN_ACCOUNT_WINDOW_MS', HOUR, 1000, DAY),
+      maxFailuresPerPair: envInteger(env, 'LOGIN_PAIR_LIMIT', 5, 1, MAX_COUNT),
+      maxFailuresPerClient: envInteger(env, 'LOGIN_CLIENT_LIMIT', 50, 1, MAX_COUNT),
+      maxFailuresPerAccount: envInteger(env, 'LOGIN_ACCOUNT_LIMIT', 100, 1, MAX_COUNT),
+      windowMs: envInteger(env, 'LOGIN_WINDOW_MS', 15 * 60_000, 1000, DAY),
+      accountWindowMs: envInteger(env, 'LOGIN_ACCOUNT_WINDOW_MS', HOUR, 1000, DAY),
     },
     anonymousSessions: {
-      limit: integer(env, 'ANON_SESSION_LIMIT', 1000, 0, MAX_COUNT),
-      windowMs: integer(env, 'ANON_SESSION_WINDOW_MS', HOUR, 1000, DAY),
+      limit: envInteger(env, 'ANON_SESSION_LIMIT', 1000, 0, MAX_COUNT),
+      windowMs: envInteger(env, 'ANON_SESSION_WINDOW_MS', HOUR, 1000, DAY),
     },
     memory: {
       maxSessions: optional(env, 'MEMORY_MAX_SESSIONS'),
@@ -118,8 +102,8 @@ export function loadHardening(env: Env, production: boolean, trustProxy: boolean
     },
     publicOrigins: origins(env.PUBLIC_ORIGIN),
     trustForwardedHost,
-    hstsIncludeSubdomains: flag(env, 'HSTS_INCLUDE_SUBDOMAINS'),
-    clearSiteCookies: flag(env, 'CLEAR_SITE_DATA_COOKIES'),
+    hstsIncludeSubdomains: envFlag(env, 'HSTS_INCLUDE_SUBDOMAINS'),
+    clearSiteCookies: envFlag(env, 'CLEAR_SITE_DATA_COOKIES'),
     cookieName: cookieName(env, production),
   }
 }

@@ -41,12 +41,14 @@
 import { randomBytes } from 'node:crypto'
 import type { SessionLimitPolicy } from '../options.js'
 import { MIN_BCRYPT_COST } from '../auth/password.js'
+import { MAX_COOKIE_LIFETIME_MS } from '../limits.js'
 import { redactCredentials } from '../redact.js'
 import { MIN_SECRET_BYTES } from '../signature.js'
 import { loadHardening, type HardeningConfig } from './config-hardening.js'
+import { ConfigError, envFlag, envInteger, envOneOf, envText } from './env.js'
 import { LOG_LEVELS, type LogFormat, type LogLevel } from './log.js'
 
-export { redactCredentials }
+export { ConfigError, redactCredentials }
 
 /**
  * Highest `BCRYPT_COST` the server accepts, and so `hash-password --cost` too: each step doubles
@@ -100,26 +102,6 @@ export interface ServerConfig {
   metrics: { token: string | null; port: number | null }
 }
 
-/** A configuration problem: the message says which variable and what is wrong. */
-export class ConfigError extends Error {
-  override name = 'ConfigError'
-}
-
-function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
-  const raw = env[name]
-  if (raw === undefined || raw === '') return fallback
-  const n = Number(raw)
-  if (!/^\d+$/.test(raw) || n < min || n > max) throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got "${raw}"`)
-  return n
-}
-
-function bool(env: NodeJS.ProcessEnv, name: string): boolean {
-  const raw = (env[name] ?? '').toLowerCase()
-  if (raw === '' || raw === '0' || raw === 'false') return false
-  if (raw === '1' || raw === 'true') return true
-  throw new ConfigError(`${name} must be true or false, got "${env[name]}"`)
-}
-
 function parseNodes(raw: string, name = 'REDIS_CLUSTER_NODES'): Array<{ host: string; port: number }> {
   return raw.split(',').map((entry) => {
     const m = /^\s*([^\s:]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(entry)
@@ -138,34 +120,31 @@ function parseNodes(raw: string, name = 'REDIS_CLUSTER_NODES'): Array<{ host: st
  */
 function timeouts(env: NodeJS.ProcessEnv): ServerConfig['timeouts'] {
   const out: ServerConfig['timeouts'] = {}
-  const MAX = 400 * 86_400_000 // RFC 6265bis: no cookie outlives 400 days
-  if (env.SESSION_IDLE_MS) out.idleTimeoutMs = integer(env, 'SESSION_IDLE_MS', 0, 1000, MAX)
-  if (env.SESSION_REMEMBER_MS) out.rememberIdleTimeoutMs = integer(env, 'SESSION_REMEMBER_MS', 0, 1000, MAX)
-  if (env.SESSION_ABSOLUTE_MS) out.absoluteTimeoutMs = integer(env, 'SESSION_ABSOLUTE_MS', 0, 1000, MAX)
+  const MAX = MAX_COOKIE_LIFETIME_MS // RFC 6265bis: no cookie outlives 400 days
+  if (env.SESSION_IDLE_MS) out.idleTimeoutMs = envInteger(env, 'SESSION_IDLE_MS', 0, 1000, MAX)
+  if (env.SESSION_REMEMBER_MS) out.rememberIdleTimeoutMs = envInteger(env, 'SESSION_REMEMBER_MS', 0, 1000, MAX)
+  if (env.SESSION_ABSOLUTE_MS) out.absoluteTimeoutMs = envInteger(env, 'SESSION_ABSOLUTE_MS', 0, 1000, MAX)
   return out
 }
 
 /** Which store: Cluster, else Sentinel, else one Redis node, else memory. */
 function storeConfig(env: NodeJS.ProcessEnv): StoreConfig {
-  const set = (name: string): string | undefined => (env[name] === undefined || env[name] === '' ? undefined : env[name])
-  const cacheRaw = (set('REDIS_CLIENT_CACHE') ?? 'on').toLowerCase()
-  if (cacheRaw !== 'on' && cacheRaw !== 'off') throw new ConfigError(`REDIS_CLIENT_CACHE must be on or off, got "${env.REDIS_CLIENT_CACHE}"`)
-  const cache = cacheRaw === 'off' ? { clientCache: false as const } : {}
-  const clusterNodes = set('REDIS_CLUSTER_NODES')
+  const cache = envOneOf(env, 'REDIS_CLIENT_CACHE', 'on', ['on', 'off'], true) === 'off' ? { clientCache: false as const } : {}
+  const clusterNodes = envText(env, 'REDIS_CLUSTER_NODES')
   if (clusterNodes !== undefined) return { kind: 'cluster', nodes: parseNodes(clusterNodes) }
-  const sentinels = set('REDIS_SENTINELS')
+  const sentinels = envText(env, 'REDIS_SENTINELS')
   if (sentinels !== undefined) {
-    const name = set('REDIS_SENTINEL_NAME')
+    const name = envText(env, 'REDIS_SENTINEL_NAME')
     if (name === undefined) throw new ConfigError('REDIS_SENTINELS needs REDIS_SENTINEL_NAME (the master name the sentinels monitor)')
     const sentinel: SentinelConfig = { sentinels: parseNodes(sentinels, 'REDIS_SENTINELS'), name }
     const optional = { sentinelUsername: 'REDIS_SENTINEL_USERNAME', sentinelPassword: 'REDIS_SENTINEL_PASSWORD', username: 'REDIS_USERNAME', password: 'REDIS_PASSWORD' } as const
     for (const [key, variable] of Object.entries(optional)) {
-      const value = set(variable)
+      const value = envText(env, variable)
       if (value !== undefined) sentinel[key as keyof typeof optional] = value
     }
     return { kind: 'sentinel', sentinel, ...cache }
   }
-  const url = set('REDIS_URL')
+  const url = envText(env, 'REDIS_URL')
   if (url === undefined) return { kind: 'memory' }
   if (!/^rediss?:\/\//.test(url)) throw new ConfigError(`REDIS_URL must start with redis:// or rediss://, got "${redactCredentials(url)}"`)
   return { kind: 'redis', url, ...cache }
@@ -178,26 +157,21 @@ function storeConfig(env: NodeJS.ProcessEnv): StoreConfig {
  * user who forgot to log out somewhere is never locked out, the forgotten session just ends.
  */
 function sessionLimit(env: NodeJS.ProcessEnv): ServerConfig['sessionLimit'] {
-  const policy = env.SESSION_LIMIT_POLICY === undefined || env.SESSION_LIMIT_POLICY === '' ? 'evict-oldest' : env.SESSION_LIMIT_POLICY
-  if (policy !== 'evict-oldest' && policy !== 'refuse') {
-    throw new ConfigError(`SESSION_LIMIT_POLICY must be evict-oldest or refuse, got "${policy}"`)
-  }
-  return { maxSessionsPerUser: integer(env, 'MAX_SESSIONS_PER_USER', 10, 0, 1_000_000), sessionLimitPolicy: policy }
+  const policy = envOneOf<SessionLimitPolicy>(env, 'SESSION_LIMIT_POLICY', 'evict-oldest', ['evict-oldest', 'refuse'])
+  return { maxSessionsPerUser: envInteger(env, 'MAX_SESSIONS_PER_USER', 10, 0, 1_000_000), sessionLimitPolicy: policy }
 }
 
 /** A token shorter than this is guessable; `openssl rand -base64 32` gives 44 characters. */
 const MIN_METRICS_TOKEN = 16
 
 function observability(env: NodeJS.ProcessEnv): Pick<ServerConfig, 'log' | 'metrics'> {
-  const level = (env.LOG_LEVEL || 'info') as LogLevel
-  if (!LOG_LEVELS.includes(level)) throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got "${level}"`)
-  const format = (env.LOG_FORMAT || 'json') as LogFormat
-  if (format !== 'json' && format !== 'pretty') throw new ConfigError(`LOG_FORMAT must be json or pretty, got "${format}"`)
+  const level = envOneOf<LogLevel>(env, 'LOG_LEVEL', 'info', LOG_LEVELS)
+  const format = envOneOf<LogFormat>(env, 'LOG_FORMAT', 'json', ['json', 'pretty'])
   const token = env.METRICS_TOKEN || null
   if (token !== null && (token.length < MIN_METRICS_TOKEN || !/^[\x21-\x7e]+$/.test(token))) {
     throw new ConfigError(`METRICS_TOKEN must be at least ${MIN_METRICS_TOKEN} printable characters without spaces; use e.g. \`openssl rand -base64 32\``)
   }
-  const port = env.METRICS_PORT ? integer(env, 'METRICS_PORT', 0, 0, 65535) : null
+  const port = env.METRICS_PORT ? envInteger(env, 'METRICS_PORT', 0, 0, 65535) : null
   return { log: { level, format }, metrics: { token, port } }
 }
 
@@ -219,32 +193,32 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): ServerConfig {
     }
   })
   const store = storeConfig(env)
-  const redisPrefix = env.REDIS_PREFIX !== undefined && env.REDIS_PREFIX !== '' ? env.REDIS_PREFIX : 'sk:'
+  const redisPrefix = envText(env, 'REDIS_PREFIX') ?? 'sk:'
   // A brace would change which Cluster slot keys hash to (lib/users/redis.ts relies on its tag).
   if (!/^[\w:.-]{1,64}$/.test(redisPrefix)) throw new ConfigError(`REDIS_PREFIX must be 1–64 of A-Z a-z 0-9 _ - . :, got "${redisPrefix}"`)
-  const workers = integer(env, 'WORKERS', 1, 1, 64)
-  const trustProxy = bool(env, 'TRUST_PROXY')
+  const workers = envInteger(env, 'WORKERS', 1, 1, 64)
+  const trustProxy = envFlag(env, 'TRUST_PROXY')
   if (workers > 1 && store.kind === 'memory') {
     throw new ConfigError('WORKERS > 1 needs a shared store: the memory store lives in one process, so set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_NODES')
   }
   return {
-    port: integer(env, 'PORT', 3000, 0, 65535),
-    host: env.HOST !== undefined && env.HOST !== '' ? env.HOST : production ? '0.0.0.0' : '127.0.0.1',
+    port: envInteger(env, 'PORT', 3000, 0, 65535),
+    host: envText(env, 'HOST') ?? (production ? '0.0.0.0' : '127.0.0.1'),
     production,
     secrets: rawSecrets,
     generatedSecret,
     store,
-    usersFile: env.USERS_FILE !== undefined && env.USERS_FILE !== '' ? env.USERS_FILE : null,
+    usersFile: envText(env, 'USERS_FILE') ?? null,
     redisPrefix,
     workers,
     trustProxy,
-    bcryptCost: integer(env, 'BCRYPT_COST', 10, MIN_BCRYPT_COST, MAX_BCRYPT_COST_SETTING),
+    bcryptCost: envInteger(env, 'BCRYPT_COST', 10, MIN_BCRYPT_COST, MAX_BCRYPT_COST_SETTING),
     timeouts: timeouts(env),
     hardening: loadHardening(env, production, trustProxy),
     // ASVS 5.0 7.5: sensitive actions need a recent proof. Ory Kratos defaults its
     // privileged_session_max_age to 15 minutes, Laravel its password.confirm timeout to 3 hours;
     // ten minutes keeps short the window in which a stolen cookie alone can act.
-    reauthMaxAgeMs: integer(env, 'REAUTH_MAX_AGE_MS', 600_000, 0, 86_400_000),
+    reauthMaxAgeMs: envInteger(env, 'REAUTH_MAX_AGE_MS', 600_000, 0, 86_400_000),
     sessionLimit: sessionLimit(env),
     ...observability(env),
   }
