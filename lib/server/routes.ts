@@ -7,12 +7,14 @@
 import { requireRecentAuth } from '../auth/guards.js'
 import { passwordProblem, verifyPassword, hashPassword } from '../auth/password.js'
 import type { LoginThrottle } from '../auth/throttle.js'
+import type { LoginFailureReason } from '../events.js'
 import { clientIp, HttpError, readJsonBody, requireFields, sendJson } from '../http.js'
 import type { SessionManager } from '../manager.js'
 import type { Router } from '../router.js'
 import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
 import { toPublic, type User } from '../users/store.js'
+import { MAX_EMAIL_LENGTH } from '../users/validate.js'
 import { registerAdminRoutes } from './admin-routes.js'
 import { auditor } from './audit.js'
 import { storeFailure, type AppContext } from './context.js'
@@ -34,10 +36,11 @@ export interface RouteDeps {
   reauthMaxAgeMs: number
 }
 
-/** RFC 5321 §4.5.3.1: a path (address) is at most 254 octets in practice. */
-const MAX_EMAIL_LENGTH = 254
 const MAX_CART_ITEMS = 100
 const MAX_ITEM_LENGTH = 100
+
+/** The outcome of a login's password check: the user, or why it failed (for the audit line). */
+type LoginAttempt = { ok: true; user: User } | { ok: false; user: User | null; reason: LoginFailureReason }
 
 /**
  * Login hygiene: a session that belonged to another user carries nothing into this one (their
@@ -70,24 +73,37 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
   registerAdminRoutes(router, { sessions, users, signedIn, bcryptCost: deps.bcryptCost, sensitive, audit })
 
   /**
+   * One password attempt at `account` under the login throttle (lib/auth/throttle.ts): counted
+   * before bcrypt runs, refused with 429 `tooMany` and `Retry-After` (after `onRefused`) when over
+   * a limit, else `attempt` verifies the password and its `ok` is recorded as a success or a
+   * failure. An attempt that throws (a stale session) records nothing: it stays counted.
+   */
+  async function throttledAttempt<T extends { ok: boolean }>(ctx: AppContext, account: string, tooMany: string,
+    attempt: () => Promise<T>, onRefused?: () => void): Promise<T> {
+    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
+    const verdict = await throttle.check(account, client).catch(onStoreFailure)
+    if (!verdict.allowed) {
+      onRefused?.()
+      throw new HttpError(429, tooMany, { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
+    }
+    const result = await attempt()
+    await (result.ok ? throttle.recordSuccess(account, client) : throttle.recordFailure(account, client)).catch(onStoreFailure)
+    return result
+  }
+
+  /**
    * Check `password` against the user's current hash (from the store, not the cache: a change made
    * elsewhere a moment ago counts), throttled exactly like a login, so a stolen session is no
    * password-guessing oracle. Throws 429 when throttled, 401 when the session's credentials are
    * no longer the user's, 403 `wrongMessage` when wrong.
    */
   async function provePassword(ctx: AppContext, session: Session, user: User, password: string, wrongMessage: string): Promise<void> {
-    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
-    const verdict = await throttle.check(user.email, client).catch(onStoreFailure)
-    if (!verdict.allowed) {
-      throw new HttpError(429, 'Too many attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
-    }
-    const current = await users.fresh(user.id).catch(onStoreFailure)
-    if (current === null || current.credentialVersion !== session.credentialVersion) throw new HttpError(401, 'Not authenticated')
-    if (!(await verifyPassword(password, current.passwordHash))) {
-      await throttle.recordFailure(user.email, client).catch(onStoreFailure)
-      throw new HttpError(403, wrongMessage)
-    }
-    await throttle.recordSuccess(user.email, client).catch(onStoreFailure)
+    const { ok } = await throttledAttempt(ctx, user.email, 'Too many attempts', async () => {
+      const current = await users.fresh(user.id).catch(onStoreFailure)
+      if (current === null || current.credentialVersion !== session.credentialVersion) throw new HttpError(401, 'Not authenticated')
+      return { ok: await verifyPassword(password, current.passwordHash) }
+    })
+    if (!ok) throw new HttpError(403, wrongMessage)
   }
 
   router.post('/login', async (ctx) => {
@@ -97,30 +113,27 @@ export function registerRoutes(router: Router<AppContext>, deps: RouteDeps): voi
     const problem = passwordProblem(body.password)
     if (problem !== null) throw new HttpError(400, problem)
     const session = await ctx.session()
-    const client = clientIp(ctx.req, { trustProxy: deps.trustProxy })
-    const verdict = await throttle.check(body.email, client).catch(onStoreFailure)
-    if (!verdict.allowed) {
+    const login = await throttledAttempt(ctx, body.email, 'Too many login attempts', async (): Promise<LoginAttempt> => {
+      // The user is read from the store (not the cache) BEFORE the hash is checked, and the
+      // session is bound to the credential version read here: a password change that lands while
+      // bcrypt runs makes this session dead on its first request (lib/auth/guards.ts).
+      const user = await users.byEmail(body.email).catch(onStoreFailure)
+      // Unknown email, wrong password and disabled user take the same path and the same bcrypt
+      // time, and get the same answer (OWASP Authentication Cheat Sheet, "Authentication and
+      // Error Messages").
+      const ok = await verifyPassword(body.password, user?.passwordHash ?? deps.dummyHash)
+      if (user === null) return { ok: false, user, reason: 'unknown-user' }
+      if (!ok || user.disabled) return { ok: false, user, reason: ok ? 'disabled' : 'bad-password' }
+      return { ok: true, user }
+    }, () => {
       // No user lookup here: this is the path an attack hammers, and it must stay cheap.
       if (events.active) audit(ctx.req, 'login.failed', { userId: null, reason: 'throttled' })
-      throw new HttpError(429, 'Too many login attempts', { headers: { 'Retry-After': String(verdict.retryAfterSeconds) } })
-    }
-    // The user is read from the store (not the cache) BEFORE the hash is checked, and the session
-    // is bound to the credential version read here: a password change that lands while bcrypt
-    // runs makes this session dead on its first request (lib/auth/guards.ts).
-    const user = await users.byEmail(body.email).catch(onStoreFailure)
-    // Unknown email, wrong password and disabled user take the same path and the same bcrypt
-    // time, and get the same answer (OWASP Authentication Cheat Sheet, "Authentication and Error
-    // Messages").
-    const ok = await verifyPassword(body.password, user?.passwordHash ?? deps.dummyHash)
-    if (user === null || !ok || user.disabled) {
-      await throttle.recordFailure(body.email, client).catch(onStoreFailure)
-      if (events.active) {
-        const reason = user === null ? 'unknown-user' : !ok ? 'bad-password' : 'disabled'
-        audit(ctx.req, 'login.failed', { userId: user?.id ?? null, reason })
-      }
+    })
+    if (!login.ok) {
+      if (events.active) audit(ctx.req, 'login.failed', { userId: login.user?.id ?? null, reason: login.reason })
       throw new HttpError(401, 'Invalid credentials')
     }
-    await throttle.recordSuccess(body.email, client).catch(onStoreFailure)
+    const user = login.user
     forgetOtherUser(session, user.id)
     // New ID at the privilege change (session fixation), an anonymous cart kept; the password was
     // just proved (authenticatedAt). At the per-user session limit the commit in reply() ends the
