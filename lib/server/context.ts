@@ -3,7 +3,8 @@
  * session and a `reply` that commits the session before the response head is written.
  *
  * Store failures become `503` + `Retry-After` here, in one place, with no Set-Cookie: a user whose
- * Redis blinked must not be logged out (a 401 or a fresh ID would do exactly that).
+ * Redis blinked must not be logged out (a 401 or a fresh ID would do exactly that). Every request
+ * passes the CSRF check (lib/server/csrf.ts) before its handler runs.
  */
 import type { ServerResponse } from 'node:http'
 import { ErrorCodes, isStoreError, SessionLimitError } from '../errors.js'
@@ -11,6 +12,7 @@ import { HttpError, sendJson } from '../http.js'
 import type { CommitResult, SessionManager } from '../manager.js'
 import type { RequestContext } from '../router.js'
 import type { Session } from '../session.js'
+import { checkCsrf, type OriginPolicy } from './csrf.js'
 
 /** Where the context leaves the request's session for the access line (lib/server/observability.ts). */
 export const SESSION_OF = Symbol('sessionkit.session')
@@ -24,30 +26,6 @@ export interface AppContext extends RequestContext {
    * `headers`: extra response headers as a flat name, value list.
    */
   reply(status: number, body: unknown, headers?: readonly string[]): Promise<void> | void
-}
-
-/** Where the CSRF Origin check takes the server's own origin from. */
-export interface OriginPolicy {
-  /**
-   * The origins the site is served under (`https://app.example.com`), as configured by
-   * PUBLIC_ORIGIN. When set, `Origin` must be one of them; `Host` is not consulted (a proxy may
-   * rewrite it). Default: none (compare with `Host`).
-   */
-  publicOrigins?: readonly string[]
-  /**
-   * Behind a trusted proxy that sets X-Forwarded-Host and X-Forwarded-Proto: compare with them
-   * instead of `Host` (last value, the one the nearest proxy set). Never without a proxy that
-   * sets them: a client can send them itself. Default: false.
-   */
-  trustForwardedHost?: boolean
-}
-
-/** The last comma-separated value of a header (the one the nearest proxy appended). */
-function lastValue(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined
-  const text = String(header)
-  const last = text.slice(text.lastIndexOf(',') + 1).trim()
-  return last === '' ? undefined : last
 }
 
 /**
@@ -71,44 +49,13 @@ export function storeFailure(retryAfterSeconds: number): (err: unknown) => never
 }
 
 /**
- * CSRF defence for unsafe methods, by the browser's own request metadata (OWASP CSRF Prevention
- * Cheat Sheet, "Fetch Metadata" and "Verifying Origin with Standard Headers"). SameSite=Lax on the
- * cookie is the first layer; this is the second. Requests with neither header (curl, autocannon,
- * server-to-server) pass: they are not a browser riding on a victim's cookies.
- */
-export function checkCsrf(ctx: RequestContext, policy: OriginPolicy = {}): void {
-  const method = ctx.req.method
-  if (method === 'GET' || method === 'HEAD' || method === 'OPTIONS') return
-  const site = ctx.req.headers['sec-fetch-site']
-  // `same-site` is refused too: a sibling subdomain is another party (RFC 6265bis §8.8.1).
-  if (site === 'cross-site' || site === 'same-site') throw new HttpError(403, 'Cross-site request refused')
-  const origin = ctx.req.headers.origin
-  if (origin === undefined) return
-  // `Origin: null` (sandboxed frames, some redirects) and junk are not our origin.
-  const url = URL.canParse(origin) ? new URL(origin) : null
-  if (url === null || !sameOrigin(url, ctx, policy)) throw new HttpError(403, 'Cross-origin request refused')
-}
-
-function sameOrigin(url: URL, ctx: RequestContext, policy: OriginPolicy): boolean {
-  const origins = policy.publicOrigins
-  if (origins !== undefined && origins.length > 0) return origins.includes(url.origin)
-  const headers = ctx.req.headers
-  if (policy.trustForwardedHost === true) {
-    const host = lastValue(headers['x-forwarded-host'])
-    const proto = lastValue(headers['x-forwarded-proto'])
-    if (host !== undefined) return url.host === host.toLowerCase() && (proto === undefined || url.protocol === `${proto.toLowerCase()}:`)
-  }
-  return url.host === headers.host
-}
-
-/**
  * Build the `createContext` hook for the router. With `track`, the loaded session is left on the
  * response under {@link SESSION_OF}, for the access line's session handle.
  */
 export function contextFactory(sessions: SessionManager, originPolicy: OriginPolicy = {}, track = false): (base: RequestContext) => AppContext {
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
   return (base) => {
-    checkCsrf(base, originPolicy)
+    checkCsrf(base.req, originPolicy)
     let loaded: Promise<Session> | null = null
     let session: Session | null = null
     const ctx = base as AppContext

@@ -2,7 +2,7 @@
  * CSRF against every unsafe endpoint of the real server: cross-site requests are refused with 403
  * before the handler runs (so they change nothing), same-origin and header-less requests pass.
  *
- * The rule (lib/server/context.ts `checkCsrf`; OWASP CSRF Prevention Cheat Sheet, "Fetch
+ * The rule (lib/server/csrf.ts `checkCsrf`; OWASP CSRF Prevention Cheat Sheet, "Fetch
  * Metadata" and "Verifying Origin with Standard Headers"): for methods other than GET, HEAD and
  * OPTIONS, `Sec-Fetch-Site: cross-site` or `same-site` is refused; an `Origin` whose host is not
  * the `Host` header (including `null` and junk) is refused; neither header passes (not a browser).
