@@ -1,6 +1,8 @@
 /**
  * `npm run bench`: sessionkit against bare node:http, express-session and @fastify/session, in one
- * run on one machine (issue 5). `npm run bench -- --help` lists the options.
+ * run on one machine, so every ratio compares servers measured under the same load and the
+ * performance targets (bench/lib/report.mjs `targets`) can be checked. `npm run bench -- --help`
+ * lists the options.
  *
  * Each server is its own process (bench/servers/); the harness logs in over HTTP and drives the
  * load with autocannon's programmatic API. Scenarios: dashboard, public, cart (throughput, every

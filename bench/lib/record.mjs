@@ -15,7 +15,8 @@ const END = '<!-- end of generated section -->'
 
 const INTRO = `## Peers: sessionkit against node:http, express-session and @fastify/session
 
-\`bench/bench.mjs\` (\`npm run bench\`, options: \`npm run bench -- --help\`), issue 5.
+\`bench/bench.mjs\` (\`npm run bench\`, options: \`npm run bench -- --help\`): every server measured in
+one run on one machine, so the ratios compare like with like and the targets below can be checked.
 
 - Every server is its own process (\`bench/servers/\`), started on port 0, with the same routes and
   the same JSON bodies; the peers live in \`bench/\` only. Logins check the same bcrypt hashes with
