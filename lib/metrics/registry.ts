@@ -111,24 +111,24 @@ abstract class Family<S extends { labels: string[] }> {
   }
 }
 
-export class Counter extends Family<Scalar> {
-  readonly type = 'counter'
+/** Counters and gauges: one number per series; they differ only in how they are used and typed. */
+abstract class ScalarFamily extends Family<Scalar> {
+  abstract readonly type: 'counter' | 'gauge'
   protected make(labels: string[]): Scalar {
     return new Scalar(labels)
   }
   snapshot(): FamilySnapshot {
-    return { name: this.name, help: this.help, type: 'counter', aggregation: this.aggregation, labelNames: [...this.labelNames], series: [...this.all()].map((s) => ({ labels: s.labels, value: s.value })) }
+    const series = [...this.all()].map((s) => ({ labels: s.labels, value: s.value }))
+    return { name: this.name, help: this.help, type: this.type, aggregation: this.aggregation, labelNames: [...this.labelNames], series }
   }
 }
 
-export class Gauge extends Family<Scalar> {
+export class Counter extends ScalarFamily {
+  readonly type = 'counter'
+}
+
+export class Gauge extends ScalarFamily {
   readonly type = 'gauge'
-  protected make(labels: string[]): Scalar {
-    return new Scalar(labels)
-  }
-  snapshot(): FamilySnapshot {
-    return { name: this.name, help: this.help, type: 'gauge', aggregation: this.aggregation, labelNames: [...this.labelNames], series: [...this.all()].map((s) => ({ labels: s.labels, value: s.value })) }
-  }
 }
 
 export class Histogram extends Family<HistogramSeries> {

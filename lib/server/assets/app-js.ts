@@ -151,12 +151,17 @@ export const APP_JS = String.raw`'use strict';
     $('users').replaceChildren(...rows);
   }
 
-  async function loadUsers() {
-    const r = await api('GET', '/admin/users?limit=1000');
+  // A list only a signed-in user may read (sessions, users) into its card: 401 means signed out.
+  async function loadList(path, errorId, render) {
+    const r = await api('GET', path);
     if (r.status === 401) return sessionGone();
-    if (!r.ok || !r.data) return say($('users-error'), errorOf(r));
-    say($('users-error'), '');
-    renderUsers(r.data.users);
+    if (!r.ok || !r.data) return say($(errorId), errorOf(r));
+    say($(errorId), '');
+    render(r.data);
+  }
+
+  function loadUsers() {
+    return loadList('/admin/users?limit=1000', 'users-error', (data) => renderUsers(data.users));
   }
 
   async function userAction(u, action) {
@@ -308,12 +313,8 @@ export const APP_JS = String.raw`'use strict';
     else say($('cart-error'), errorOf(r));
   }
 
-  async function loadSessions() {
-    const r = await api('GET', '/sessions');
-    if (r.status === 401) return sessionGone();
-    if (!r.ok || !r.data) return say($('sessions-error'), errorOf(r));
-    say($('sessions-error'), '');
-    renderSessions(r.data.sessions);
+  function loadSessions() {
+    return loadList('/sessions', 'sessions-error', (data) => renderSessions(data.sessions));
   }
 
   async function refresh() {
