@@ -1,6 +1,7 @@
 /**
- * SHA-256 in one call: the one helper behind store keys and session handles (lib/id.ts) and the
- * hand-written HMAC (lib/signature.ts), all on the per-request path.
+ * SHA-256 in one call: the one helper behind store keys and session handles (lib/id.ts), the
+ * hand-written HMAC (lib/signature.ts), the throttle's counter keys and the server's ETags and
+ * metrics-token check. (The password pre-hash, base64 for bcrypt, stays in lib/auth/password.ts.)
  *
  * crypto.hash hashes without building a Hash object: about 3× createHash() for inputs this short.
  * It arrived in Node 21.7 / 20.12; older 20.x releases take createHash, which gives the same bytes.

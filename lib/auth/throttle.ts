@@ -37,9 +37,9 @@
  * canonicalised by {@link clientKey}: one key per IPv4 address, one per IPv6 /64, whatever the
  * spelling.
  */
-import { createHash } from 'node:crypto'
 import { clientKey } from '../ip.js'
 import { integerOption, objectOption, optionError } from '../option-check.js'
+import { sha256Base64url } from '../sha256.js'
 import type { CounterLimit, Store } from '../store.js'
 import { normalizeEmail } from '../users/store.js'
 
@@ -73,10 +73,6 @@ export type CounterStore = Pick<Store, 'consume' | 'hit' | 'resetHits'>
 
 function limit(name: string, value: unknown, fallback: number): number {
   return integerOption(name, value, fallback, 1, Number.MAX_SAFE_INTEGER)
-}
-
-function digest(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('base64url')
 }
 
 /**
@@ -156,10 +152,10 @@ export class LoginThrottle {
     const a = normalizeEmail(account)
     const c = clientKey(client)
     return [
-      { key: `${this.#prefix}c:${digest(c)}`, limit: this.#maxClient, windowMs: this.#windowMs },
-      { key: `${this.#prefix}a:${digest(a)}`, limit: this.#maxAccount, windowMs: this.#accountWindowMs },
+      { key: `${this.#prefix}c:${sha256Base64url(c)}`, limit: this.#maxClient, windowMs: this.#windowMs },
+      { key: `${this.#prefix}a:${sha256Base64url(a)}`, limit: this.#maxAccount, windowMs: this.#accountWindowMs },
       // A newline cannot end an IP key, so "a\nb" + "c" and "a" + "b\nc" never collide.
-      { key: `${this.#prefix}p:${digest(`${c}\n${a}`)}`, limit: this.#maxPair, windowMs: this.#windowMs },
+      { key: `${this.#prefix}p:${sha256Base64url(`${c}\n${a}`)}`, limit: this.#maxPair, windowMs: this.#windowMs },
     ]
   }
 }

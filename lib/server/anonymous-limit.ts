@@ -15,9 +15,9 @@
  * (SECURITY.md, "Flood limits").
  */
 import type { IncomingMessage } from 'node:http'
-import { createHash } from 'node:crypto'
 import { HttpError } from '../http.js'
 import { clientKey } from '../ip.js'
+import { sha256Base64url } from '../sha256.js'
 import type { Store } from '../store.js'
 
 export interface AnonymousLimitOptions {
@@ -33,7 +33,7 @@ export function anonymousSessionLimit(store: Pick<Store, 'consume'>, options: An
   const { limit, windowMs, clientIp } = options
   if (limit === 0) return undefined
   return async (req) => {
-    const client = createHash('sha256').update(clientKey(clientIp(req))).digest('base64url')
+    const client = sha256Base64url(clientKey(clientIp(req)))
     const verdict = await store.consume([{ key: `anon:${client}`, limit, windowMs }])
     if (!verdict.allowed) {
       const retryAfter = String(Math.max(1, Math.ceil(verdict.resetMs / 1000)))

@@ -12,7 +12,7 @@
  * per-process gauges (memory, event-loop delay) labelled by worker. Two instances on one Redis are
  * two scrape targets, summed by Prometheus as usual.
  */
-import { createHash, timingSafeEqual } from 'node:crypto'
+import { timingSafeEqual } from 'node:crypto'
 import type { Server } from 'node:http'
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { Redis, Cluster } from 'ioredis'
@@ -20,6 +20,7 @@ import { bcryptPool } from '../auth/bcrypt-pool.js'
 import { SECURITY_EVENT_TYPES, type SecurityEvent, type SecurityEvents } from '../events.js'
 import { Registry, type Counter, type FamilySnapshot, type Histogram, type HistogramSeries, type Scalar } from '../metrics/registry.js'
 import { TimedStore } from '../metrics/timed-store.js'
+import { sha256Bytes } from '../sha256.js'
 import type { Store } from '../store.js'
 import { MemoryStore } from '../stores/memory.js'
 import { RedisStore } from '../stores/redis.js'
@@ -192,7 +193,7 @@ export async function estimateRedisSessions(client: Redis | Cluster, prefix: str
 
 /** SHA-256 digests are compared, so the comparison takes the same time whatever the lengths. */
 function digest(text: string): Buffer {
-  return createHash('sha256').update(text).digest()
+  return sha256Bytes(Buffer.from(text))
 }
 
 /**

@@ -5,9 +5,9 @@
  *
  * Bodies and headers are computed once at import: every request writes the same Buffer.
  */
-import { createHash } from 'node:crypto'
 import type { OutgoingHttpHeaders } from 'node:http'
 import type { RequestContext, Router } from '../router.js'
+import { sha256Base64url } from '../sha256.js'
 import { APP_CSS } from './assets/app-css.js'
 import { APP_JS } from './assets/app-js.js'
 import { PAGE_HTML } from './assets/page-html.js'
@@ -54,7 +54,7 @@ interface Asset {
 function asset(text: string, contentType: string): Asset {
   const body = Buffer.from(text, 'utf8')
   // A content hash, not a time or a counter: every worker of a cluster gives the same ETag.
-  const etag = `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`
+  const etag = `"${sha256Base64url(body).slice(0, 27)}"`
   const notModified = { ...SECURITY_HEADERS, ETag: etag }
   return {
     body,
