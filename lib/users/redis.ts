@@ -26,6 +26,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError } from '../errors.js'
+import { MAX_TIMER_MS } from '../limits.js'
+import { integerOption, optionError } from '../option-check.js'
 import { USER_SCRIPTS, type ScriptReply, type UserScriptCommands } from './redis-scripts.js'
 import {
   DEFAULT_PAGE, MAX_PAGE, normalizeEmail,
@@ -63,12 +65,12 @@ export class RedisUserStore implements UserStore {
 
   constructor(options: RedisUserStoreOptions) {
     const prefix = options.prefix ?? 'sk:'
-    if (/[{}]/.test(prefix) || prefix === '') throw new TypeError('prefix must be a non-empty string without { or }')
+    if (typeof prefix !== 'string' || /[{}]/.test(prefix) || prefix === '') throw optionError('prefix', 'must be a non-empty string without { or }')
     this.#client = options.client as Client
     this.changes = options.changes
     this.#dir = `${prefix}users:{${prefix}}`
     this.#channel = channelOf(prefix)
-    this.#timeoutMs = options.commandTimeoutMs ?? 1000
+    this.#timeoutMs = integerOption('commandTimeoutMs', options.commandTimeoutMs, 1000, 1, MAX_TIMER_MS)
     for (const [name, definition] of Object.entries(USER_SCRIPTS)) this.#client.defineCommand(name, definition)
   }
 

@@ -44,7 +44,9 @@ t.test('key layout: one hash tag for the directory, no TTL', async (t) => {
   // two reads of byEmail): as if not found.
   await raw.hset(`${dir}:email`, 'stale@example.com', 'u1')
   t.equal(await store.byEmail('stale@example.com'), null)
-  t.throws(() => new RedisUserStore({ client: raw, changes: store.changes, prefix: 'a{b' }), TypeError)
+  const invalid = { name: 'TypeError', code: 'ERR_OPTION_INVALID' }
+  t.throws(() => new RedisUserStore({ client: raw, changes: store.changes, prefix: 'a{b' }), invalid)
+  t.throws(() => new RedisUserStore({ client: raw, changes: store.changes, commandTimeoutMs: 0 }), invalid)
 })
 
 t.test('failures are StoreErrors; a closed store refuses', async (t) => {
