@@ -41,7 +41,7 @@ export const ErrorCodes = {
   /** The value given to `sign` is not a string, or not well-formed UTF-16 (a lone surrogate). */
   SIGN_VALUE_INVALID: 'ERR_SIGN_VALUE_INVALID',
 
-  // --- options (lib/options.ts, stores) ------------------------------------------------------
+  // --- options (lib/option-check.ts, used by the manager, stores, throttle) -------------------
   /** An option has the wrong type or an out-of-range value. The message names the option. */
   OPTION_INVALID: 'ERR_OPTION_INVALID',
 
