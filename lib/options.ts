@@ -6,7 +6,8 @@
  * and at start-up, never on the first request that happens to use the option.
  */
 import type { IncomingMessage } from 'node:http'
-import { serializeCookie, type CookieSameSite, type CookieSerializeOptions } from './cookie.js'
+import type { CookieSameSite } from './cookie/keywords.js'
+import { serializeCookie, type CookieSerializeOptions } from './cookie/serialize.js'
 import { ErrorCodes, typeError } from './errors.js'
 import type { Secret } from './signature.js'
 import type { SecurityEvents } from './events.js'

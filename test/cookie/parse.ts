@@ -1,7 +1,7 @@
 // parseCookie and readCookie on fixed vectors. Every row also checks that readCookie(header, k)
 // equals parseCookie(header)[k] for each expected name and a few absent ones.
 import t from 'tap'
-import { MAX_COOKIE_PAIRS, parseCookie, readCookie } from '../lib/cookie.js'
+import { MAX_COOKIE_PAIRS, parseCookie, readCookie } from '../../lib/cookie/parse.js'
 
 /** A test name for any string: JSON-quoted, everything outside printable ASCII escaped (TAP is line-based). */
 const show = (s: string): string =>
@@ -155,6 +155,14 @@ t.test('bounded: at most MAX_COOKIE_PAIRS pairs are read', async (t) => {
     t.equal(parseCookie(filler + 'a=1').a, '1', 'segments without "=" do not count')
     t.equal(readCookie(filler + 'a=1', 'a'), '1')
   }
+})
+
+t.test('the reused scanner carries nothing from one call to the next', async (t) => {
+  // Each module reuses one scanner (lib/cookie/scan.ts); a scan left early must not leak.
+  t.equal(readCookie('a=1; b=2; c=3', 'a'), '1', 'a look-up that stops at its first pair')
+  t.same(Object.entries(parseCookie('d=4; e=5')), [['d', '4'], ['e', '5']], 'the next parse starts afresh')
+  t.equal(readCookie('=;'.repeat(300) + 'b=2', 'a'), undefined, 'a walk that reads every pair')
+  t.equal(readCookie('b=2', 'b'), '2', 'the next look-up starts afresh')
 })
 
 t.test('large headers give the expected result (linear scan)', async (t) => {
