@@ -4,10 +4,10 @@
  *
  * Parse leniently: neither ever throws. A pair they cannot make sense of is skipped; a bad
  * %-escape leaves the raw value. A cookie is input from the network: a malformed one means "no
- * such cookie", never a 500. Both walk the header with the shared scanner (./scan.ts), so they
- * agree pair for pair: `readCookie(h, k) === parseCookie(h)[k]` for every header and name.
+ * such cookie", never a 500. Both read the header through the shared scanner (./scan.ts), so
+ * they agree pair for pair: `readCookie(h, k) === parseCookie(h)[k]` for every header and name.
  */
-import { Segments } from './scan.js'
+import { isOws, Segments } from './scan.js'
 
 /**
  * The most `name=value` pairs {@link parseCookie} / {@link readCookie} read from one header;
@@ -72,17 +72,40 @@ export function parseCookie(header: string): CookieRecord {
 }
 
 /**
+ * Below this index a pair is always within the {@link MAX_COOKIE_PAIRS} cap: each pair before it
+ * takes at least two characters, its "=" and the ";" that ends it, so fewer than
+ * MAX_COOKIE_PAIRS pairs fit in front of a segment starting below 2 × MAX_COOKIE_PAIRS.
+ */
+const WITHIN_CAP = 2 * MAX_COOKIE_PAIRS
+
+/**
  * The value of cookie `name` in a `Cookie` header: exactly `parseCookie(header)[name]`, without
- * building the record. It walks the same pairs under the same rules (trimming, skipping, first
- * wins, the {@link MAX_COOKIE_PAIRS} cap) and stops at the first match; only the matching value
- * is sliced and decoded. This is the session engine's per-request path.
+ * building the record. This is the session engine's per-request path.
+ *
+ * It looks where `name` occurs (`indexOf`) instead of walking every pair: the first place that is
+ * a pair's whole name ({@link Segments.pairNamedAt}) is the first pair with that name, so first
+ * wins as in parseCookie, and below {@link WITHIN_CAP} that pair is within the cap. A name that
+ * parseCookie can never produce (empty, with ";" or "=", or OWS at either end) is never found.
+ * Past WITHIN_CAP (a header of hundreds of bytes before our cookie) it walks the pairs like
+ * parseCookie, counting them, and stops at the first match. Only the matching value is sliced
+ * and decoded.
  */
 export function readCookie(header: string, name: string): string | undefined {
   if (typeof header !== 'string') return undefined
   const nameLength = name.length
-  // parseCookie never stores an empty name, and a key it stores is a substring of the header.
-  if (nameLength === 0 || header.indexOf(name) === -1) return undefined
+  if (
+    nameLength === 0 || name.indexOf(';') !== -1 || name.indexOf('=') !== -1 ||
+    isOws(name.charCodeAt(0)) || isOws(name.charCodeAt(nameLength - 1))
+  ) {
+    return undefined
+  }
   const s = pairs
+  let at = header.indexOf(name)
+  while (at !== -1 && at < WITHIN_CAP) {
+    if (s.pairNamedAt(header, at, nameLength)) return s.value(header)
+    at = header.indexOf(name, at + 1)
+  }
+  if (at === -1) return undefined
   s.reset()
   for (let count = 0; count < MAX_COOKIE_PAIRS && s.nextPair(header); count++) {
     if (s.nameEnd - s.nameStart === nameLength && header.startsWith(name, s.nameStart)) {

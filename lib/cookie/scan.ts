@@ -13,7 +13,7 @@
  */
 
 /** RFC 9110 §5.6.3: OWS = *( SP / HTAB ). */
-function isOws(c: number): boolean {
+export function isOws(c: number): boolean {
   return c === 0x20 || c === 0x09
 }
 
@@ -100,6 +100,29 @@ export class Segments {
       if (this.eq === text.length) return false
     }
     return false
+  }
+
+  /**
+   * True when `text[at, at + length)` is the whole (OWS-trimmed) name of a pair: nothing but OWS
+   * between it and the start of its segment (a ";" or the start of the text), nothing but OWS
+   * between it and a "=". The caller guarantees that the name has no ";" or "=" and neither
+   * starts nor ends with OWS, so that "=" is its segment's first. The pair becomes the current
+   * segment, for {@link Segments.value}. Checking every place where a name occurs stays linear:
+   * such places start and end at non-OWS characters, so the OWS runs walked over never overlap.
+   */
+  pairNamedAt(text: string, at: number, length: number): boolean {
+    const before = trimOws(text, 0, at)
+    if (before > 0 && text.charCodeAt(before - 1) !== 0x3b /* ; */) return false
+    const len = text.length
+    const eq = skipOws(text, at + length, len)
+    if (text.charCodeAt(eq) !== 0x3d /* = */) return false // NaN at the end of the text
+    let end = text.indexOf(';', eq)
+    if (end === -1) end = len
+    this.nameStart = at
+    this.nameEnd = at + length
+    this.eq = eq
+    this.end = end
+    return true
   }
 
   /** The current segment's name (OWS trimmed); empty when the segment starts with "=". */

@@ -157,6 +157,40 @@ t.test('bounded: at most MAX_COOKIE_PAIRS pairs are read', async (t) => {
   }
 })
 
+t.test('readCookie finds a name only where it is a whole pair name', async (t) => {
+  const rows: Array<[header: string, name: string, value: string | undefined]> = [
+    ['x=sid; sid=1', 'sid', '1'], // first in a value
+    ['xsid=0; sid=1', 'sid', '1'], // the end of a longer name
+    ['sidx=0; sid=1', 'sid', '1'], // the start of a longer name
+    ['a sid=0; sid=1', 'sid', '1'], // "a sid" is one name
+    ['sid; sid=1', 'sid', '1'], // a segment without "="
+    [' \tsid \t= 1', 'sid', '1'],
+    ['a=1; sid =2; sid=3', 'sid', '2'],
+    ['a=1; sid', 'sid', undefined], // at the very end, no "="
+    ['a=1', 'a=1', undefined], // names parseCookie can never produce
+    ['a=1;b=2', '1;b', undefined],
+    [' a=1', ' a', undefined],
+    ['a =1', 'a ', undefined],
+  ]
+  for (const [header, name, value] of rows) {
+    t.equal(readCookie(header, name), value, `${show(header)} ${show(name)}`)
+    t.equal(parseCookie(header)[name], value, `parseCookie agrees on ${show(header)}`)
+  }
+})
+
+t.test('readCookie keeps the cap wherever the name is (2 characters per pair at least)', async (t) => {
+  const rows: Array<[what: string, header: string, value: string | undefined]> = [
+    ['pair 256, looked up directly', '=;'.repeat(255) + 'sid=1', '1'],
+    ['pair 257, found by walking the pairs', '=;'.repeat(256) + 'sid=1', undefined],
+    ['pair 2, far into the header', 'pad=' + 'v'.repeat(600) + '; x=sid; sid=1', '1'],
+    ['pair 301, far into the header', '=;'.repeat(300) + 'sid=1', undefined],
+  ]
+  for (const [what, header, value] of rows) {
+    t.equal(readCookie(header, 'sid'), value, what)
+    t.equal(parseCookie(header).sid, value, `parseCookie agrees: ${what}`)
+  }
+})
+
 t.test('the reused scanner carries nothing from one call to the next', async (t) => {
   // Each module reuses one scanner (lib/cookie/scan.ts); a scan left early must not leak.
   t.equal(readCookie('a=1; b=2; c=3', 'a'), '1', 'a look-up that stops at its first pair')
