@@ -58,11 +58,17 @@ export class Segments {
    * cost nothing extra and the whole scan stays linear.
    */
   eq = -1
+  /**
+   * The first "%" at or after the last value read, or the text's length when there is none;
+   * kept like {@link Segments.eq}, so one `indexOf` serves every value up to that "%".
+   */
+  private percent = -1
 
   /** Get ready to scan a new text from its start. */
   reset(): void {
     this.end = -1
     this.eq = -1 // below the start: the first nextSegment searches
+    this.percent = -1 // likewise for the first value
   }
 
   /** True when the current segment has a "=" (a `name=value` pair). */
@@ -122,6 +128,7 @@ export class Segments {
     this.nameEnd = at + length
     this.eq = eq
     this.end = end
+    this.percent = -1
     return true
   }
 
@@ -139,20 +146,27 @@ export class Segments {
 
   /** The current segment's value after its "=", under the {@link readValue} policy. */
   value(text: string): string {
-    return readValue(text, this.eq + 1, this.end)
+    const start = this.eq + 1
+    let percent = this.percent
+    if (percent < start) {
+      percent = text.indexOf('%', start)
+      if (percent === -1) percent = text.length
+      this.percent = percent
+    }
+    return readValue(text, start, this.end, percent < this.end)
   }
 }
 
 /**
  * The value between `start` and `end`: OWS trimmed, one pair of surrounding DQUOTEs removed, and
- * %-decoded when it contains "%" and decodes cleanly.
+ * %-decoded when it contains "%" (`escaped`, which the caller knows) and decodes cleanly.
  *
  * Policy for quotes: RFC 6265bis §4.1.1 allows `cookie-value = DQUOTE *cookie-octet DQUOTE`; we
  * strip that one pair, like Go's net/http and Python's http.cookies, so `a="b"` reads as `b`
  * (jshttp/cookie@2 keeps the quotes). A lone or unbalanced quote is kept. Quotes are removed
  * before decoding, so an encoded `%22` stays in the value.
  */
-function readValue(text: string, start: number, end: number): string {
+function readValue(text: string, start: number, end: number, escaped: boolean): string {
   start = skipOws(text, start, end)
   end = trimOws(text, start, end)
   if (end - start > 1 && text.charCodeAt(start) === 0x22 && text.charCodeAt(end - 1) === 0x22) {
@@ -160,7 +174,7 @@ function readValue(text: string, start: number, end: number): string {
     end--
   }
   const value = text.slice(start, end)
-  if (value.indexOf('%') === -1) return value
+  if (!escaped) return value
   try {
     return decodeURIComponent(value)
   } catch {

@@ -197,6 +197,11 @@ t.test('the reused scanner carries nothing from one call to the next', async (t)
   t.same(Object.entries(parseCookie('d=4; e=5')), [['d', '4'], ['e', '5']], 'the next parse starts afresh')
   t.equal(readCookie('=;'.repeat(300) + 'b=2', 'a'), undefined, 'a walk that reads every pair')
   t.equal(readCookie('b=2', 'b'), '2', 'the next look-up starts afresh')
+  // Where the scanner last looked for "%" is per header too.
+  t.equal(parseCookie('a=' + 'v'.repeat(100)).a?.length, 100, 'a long header without "%"')
+  t.equal(readCookie('d=%41', 'd'), 'A', 'the next value is still decoded (looked up)')
+  t.equal(parseCookie('a=' + 'v'.repeat(100)).a?.length, 100, 'again')
+  t.equal(parseCookie('d=%41').d, 'A', 'the next value is still decoded (parsed)')
 })
 
 t.test('large headers give the expected result (linear scan)', async (t) => {
