@@ -16,9 +16,9 @@ const PRIORITY: readonly CookiePriority[] = ['Medium', 'High', 'Low']
 
 /** The keyword of `keywords` that `value` spells in any case, in its canonical spelling, or undefined. */
 function keywordOf<K extends string>(keywords: readonly K[], value: unknown): K | undefined {
-  if (typeof value !== 'string') return undefined
   // Canonical spellings first: no toLowerCase() allocation on the per-response path.
   for (const keyword of keywords) if (value === keyword) return keyword
+  if (typeof value !== 'string') return undefined
   const lower = value.toLowerCase()
   for (const keyword of keywords) if (lower === keyword.toLowerCase()) return keyword
   return undefined
