@@ -11,7 +11,7 @@
  * Tests assert on `code`, never on message text, so messages may be reworded freely.
  */
 export const ErrorCodes = {
-  // --- cookie serialization (lib/cookie.ts) -------------------------------------------------
+  // --- cookie serialization (lib/cookie/serialize.ts) ---------------------------------------
   /** Cookie name is not an RFC 9110 token. */
   COOKIE_NAME_INVALID: 'ERR_COOKIE_NAME_INVALID',
   /** Cookie value contains characters outside RFC 6265bis `cookie-octet`. */

@@ -3,15 +3,13 @@
  */
 export * from './errors.js'
 export type * from './store.js'
-export { parseCookie, serializeCookie, parseSetCookie, readCookie } from './cookie.js'
-export type {
-  CookieRecord,
-  CookieSerializeOptions,
-  CookieSameSite,
-  CookiePriority,
-  SetCookie,
-  SetCookieAttributes,
-} from './cookie.js'
+export { parseCookie, readCookie } from './cookie/parse.js'
+export type { CookieRecord } from './cookie/parse.js'
+export { serializeCookie } from './cookie/serialize.js'
+export type { CookieSerializeOptions } from './cookie/serialize.js'
+export type { CookieSameSite, CookiePriority } from './cookie/keywords.js'
+export { parseSetCookie } from './cookie/set-cookie.js'
+export type { SetCookie, SetCookieAttributes } from './cookie/set-cookie.js'
 export { sign, unsign, createSigner, MIN_SECRET_BYTES, SIGNATURE_LENGTH } from './signature.js'
 export type { Secret, Signer, Unsigned } from './signature.js'
 export {

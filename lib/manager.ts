@@ -11,7 +11,8 @@
  * simply gets a new, empty session, and the presented ID is never adopted (OWASP "strict" mode).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { readCookie, serializeCookie, type CookieSerializeOptions } from './cookie.js'
+import { readCookie } from './cookie/parse.js'
+import { serializeCookie, type CookieSerializeOptions } from './cookie/serialize.js'
 import { ErrorCodes, SessionLimitError, StoreError, typeError } from './errors.js'
 import { SecurityEvents, type EventContext, type RevokeReason } from './events.js'
 import { generateSessionId, hashSessionId, isWellFormedSessionId, sessionHandle } from './id.js'

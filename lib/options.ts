@@ -6,7 +6,8 @@
  * option, at start-up, never on the first request that happens to use the option.
  */
 import type { IncomingMessage } from 'node:http'
-import { serializeCookie, type CookieSameSite, type CookieSerializeOptions } from './cookie.js'
+import type { CookieSameSite } from './cookie/keywords.js'
+import { serializeCookie, type CookieSerializeOptions } from './cookie/serialize.js'
 import { MAX_COOKIE_LIFETIME_MS } from './limits.js'
 import { flagOption, functionOption, integerOption, objectOption, oneOfOption, optionError } from './option-check.js'
 import type { Secret } from './signature.js'

@@ -74,7 +74,7 @@ t.test('pack, install the tarball into a scratch project, run the README example
   t.notMatch(install.stderr, /EBADENGINE/, 'no engine warnings')
   t.same(readdirSync(join(app, 'node_modules', PKG.name)).sort(), ['LICENSE', 'README.md', 'dist', 'lib', 'package.json'])
 
-  const dts = readFileSync(join(app, 'node_modules', PKG.name, 'dist', 'cookie.d.ts'), 'utf8')
+  const dts = readFileSync(join(app, 'node_modules', PKG.name, 'dist', 'cookie', 'serialize.d.ts'), 'utf8')
   t.match(dts, /ERR_OPTION_INVALID[^\n]*\n \*\/\nexport declare function serializeCookie\(/, "serializeCookie's error table is in its declaration")
 
   // The README's example, unchanged, on a free port.

@@ -6,7 +6,7 @@
  * duplicate lines).
  *
  * The policies the expected statuses come from:
- * - lib/cookie.ts `readCookie`: the first `sid` pair wins; OWS is trimmed; one pair of DQUOTEs is
+ * - lib/cookie/parse.ts `readCookie`: the first `sid` pair wins; OWS is trimmed; one pair of DQUOTEs is
  *   stripped; values are %-decoded, a bad escape leaves the raw value; segments without "=" are
  *   skipped; at most MAX_COOKIE_PAIRS (256) pairs are read.
  * - lib/signature.ts: the signature is the last 43 characters after a ".", compared as canonical
@@ -19,7 +19,7 @@ import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
 import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
-import { MAX_COOKIE_PAIRS, readCookie } from '../../lib/cookie.js'
+import { MAX_COOKIE_PAIRS, readCookie } from '../../lib/cookie/parse.js'
 import { generateSessionId } from '../../lib/id.js'
 import { sign, SIGNATURE_LENGTH } from '../../lib/signature.js'
 import type { Store } from '../../lib/store.js'
@@ -92,7 +92,7 @@ function table(k: Keys): CookieCase[] {
     // Values are %-decoded before verification: an encoded spelling of the real value is that value.
     { name: 'valid value with its "." as %2E', cookies: [`sid=${V.replace('.', '%2E')}`], status: 200 },
     { name: 'valid value, every character %-encoded', cookies: [`sid=${percentAll(V)}`], status: 200 },
-    // Quotes: one surrounding pair is stripped (lib/cookie.ts readValue), nothing more.
+    // Quotes: one surrounding pair is stripped (lib/cookie/scan.ts readValue), nothing more.
     { name: 'quoted valid value', cookies: [`sid="${V}"`], status: 200 },
     { name: 'doubly quoted valid value', cookies: [`sid=""${V}""`], status: 401 },
     { name: 'opening quote only', cookies: [`sid="${V}`], status: 401 },

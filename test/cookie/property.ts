@@ -4,16 +4,9 @@
 import t from 'tap'
 import fc from 'fast-check'
 import { isDeepStrictEqual } from 'node:util'
-import {
-  MAX_AGE_LIMIT_SECONDS,
-  MAX_COOKIE_PAIRS,
-  parseCookie,
-  parseSetCookie,
-  readCookie,
-  serializeCookie,
-  type CookieSerializeOptions,
-  type SetCookieAttributes,
-} from '../lib/cookie.js'
+import { MAX_COOKIE_PAIRS, parseCookie, readCookie } from '../../lib/cookie/parse.js'
+import { MAX_AGE_LIMIT_SECONDS, serializeCookie, type CookieSerializeOptions } from '../../lib/cookie/serialize.js'
+import { parseSetCookie, type SetCookieAttributes } from '../../lib/cookie/set-cookie.js'
 
 const runs = { numRuns: 2000 }
 

@@ -5,8 +5,8 @@ import {
   MAX_COOKIE_PAIR_BYTES,
   serializeCookie,
   type CookieSerializeOptions,
-} from '../lib/cookie.js'
-import { ErrorCodes } from '../lib/errors.js'
+} from '../../lib/cookie/serialize.js'
+import { ErrorCodes } from '../../lib/errors.js'
 
 /** A test name for any string: JSON-quoted, everything outside printable ASCII escaped (TAP is line-based). */
 const show = (s: string): string =>

@@ -1,6 +1,7 @@
 // parseSetCookie on fixed vectors, and round trips of serializeCookie output.
 import t from 'tap'
-import { parseSetCookie, serializeCookie, type CookieSerializeOptions, type SetCookie, type SetCookieAttributes } from '../lib/cookie.js'
+import { parseSetCookie, type SetCookie, type SetCookieAttributes } from '../../lib/cookie/set-cookie.js'
+import { serializeCookie, type CookieSerializeOptions } from '../../lib/cookie/serialize.js'
 
 /** A test name for any string: JSON-quoted, everything outside printable ASCII escaped (TAP is line-based). */
 const show = (s: string): string =>

@@ -1,7 +1,7 @@
 // parseCookie and readCookie on fixed vectors. Every row also checks that readCookie(header, k)
 // equals parseCookie(header)[k] for each expected name and a few absent ones.
 import t from 'tap'
-import { MAX_COOKIE_PAIRS, parseCookie, readCookie } from '../lib/cookie.js'
+import { MAX_COOKIE_PAIRS, parseCookie, readCookie } from '../../lib/cookie/parse.js'
 
 /** A test name for any string: JSON-quoted, everything outside printable ASCII escaped (TAP is line-based). */
 const show = (s: string): string =>
@@ -155,6 +155,53 @@ t.test('bounded: at most MAX_COOKIE_PAIRS pairs are read', async (t) => {
     t.equal(parseCookie(filler + 'a=1').a, '1', 'segments without "=" do not count')
     t.equal(readCookie(filler + 'a=1', 'a'), '1')
   }
+})
+
+t.test('readCookie finds a name only where it is a whole pair name', async (t) => {
+  const rows: Array<[header: string, name: string, value: string | undefined]> = [
+    ['x=sid; sid=1', 'sid', '1'], // first in a value
+    ['xsid=0; sid=1', 'sid', '1'], // the end of a longer name
+    ['sidx=0; sid=1', 'sid', '1'], // the start of a longer name
+    ['a sid=0; sid=1', 'sid', '1'], // "a sid" is one name
+    ['sid; sid=1', 'sid', '1'], // a segment without "="
+    [' \tsid \t= 1', 'sid', '1'],
+    ['a=1; sid =2; sid=3', 'sid', '2'],
+    ['a=1; sid', 'sid', undefined], // at the very end, no "="
+    ['a=1', 'a=1', undefined], // names parseCookie can never produce
+    ['a=1;b=2', '1;b', undefined],
+    [' a=1', ' a', undefined],
+    ['a =1', 'a ', undefined],
+  ]
+  for (const [header, name, value] of rows) {
+    t.equal(readCookie(header, name), value, `${show(header)} ${show(name)}`)
+    t.equal(parseCookie(header)[name], value, `parseCookie agrees on ${show(header)}`)
+  }
+})
+
+t.test('readCookie keeps the cap wherever the name is (2 characters per pair at least)', async (t) => {
+  const rows: Array<[what: string, header: string, value: string | undefined]> = [
+    ['pair 256, looked up directly', '=;'.repeat(255) + 'sid=1', '1'],
+    ['pair 257, found by walking the pairs', '=;'.repeat(256) + 'sid=1', undefined],
+    ['pair 2, far into the header', 'pad=' + 'v'.repeat(600) + '; x=sid; sid=1', '1'],
+    ['pair 301, far into the header', '=;'.repeat(300) + 'sid=1', undefined],
+  ]
+  for (const [what, header, value] of rows) {
+    t.equal(readCookie(header, 'sid'), value, what)
+    t.equal(parseCookie(header).sid, value, `parseCookie agrees: ${what}`)
+  }
+})
+
+t.test('the reused scanner carries nothing from one call to the next', async (t) => {
+  // Each module reuses one scanner (lib/cookie/scan.ts); a scan left early must not leak.
+  t.equal(readCookie('a=1; b=2; c=3', 'a'), '1', 'a look-up that stops at its first pair')
+  t.same(Object.entries(parseCookie('d=4; e=5')), [['d', '4'], ['e', '5']], 'the next parse starts afresh')
+  t.equal(readCookie('=;'.repeat(300) + 'b=2', 'a'), undefined, 'a walk that reads every pair')
+  t.equal(readCookie('b=2', 'b'), '2', 'the next look-up starts afresh')
+  // Where the scanner last looked for "%" is per header too.
+  t.equal(parseCookie('a=' + 'v'.repeat(100)).a?.length, 100, 'a long header without "%"')
+  t.equal(readCookie('d=%41', 'd'), 'A', 'the next value is still decoded (looked up)')
+  t.equal(parseCookie('a=' + 'v'.repeat(100)).a?.length, 100, 'again')
+  t.equal(parseCookie('d=%41').d, 'A', 'the next value is still decoded (parsed)')
 })
 
 t.test('large headers give the expected result (linear scan)', async (t) => {

@@ -1,22 +1,19 @@
 /**
- * Cookie header parsing and Set-Cookie serialization (RFC 6265bis, RFC 9110).
+ * Writing one `Set-Cookie` header value (RFC 6265bis §4.1, RFC 9110): {@link serializeCookie}.
  *
- * Parse leniently, serialize strictly:
- * - {@link parseCookie}, {@link readCookie} and {@link parseSetCookie} never throw. A pair they
- *   cannot make sense of is skipped; a bad %-escape leaves the raw value. A cookie is input from
- *   the network: a malformed one means "no such cookie", never a 500.
- * - {@link serializeCookie} throws a `TypeError` (wrong type or syntax) or a `RangeError` (right
- *   syntax, quantity out of range) carrying an `ERR_COOKIE_*` code from lib/errors.ts. Whatever it
- *   returns conforms to the RFC 6265bis §4.1.1 `set-cookie-string` grammar, so an option can
- *   never smuggle in a second attribute or header (CVE-2024-47764).
+ * Serialize strictly: it throws a `TypeError` (wrong type or syntax) or a `RangeError` (right
+ * syntax, quantity out of range) carrying an `ERR_COOKIE_*` code from lib/errors.ts. Whatever it
+ * returns conforms to the RFC 6265bis §4.1.1 `set-cookie-string` grammar, so an option can never
+ * smuggle in a second attribute or header (CVE-2024-47764).
  *
- * Everything here is on the per-request path. The parsers scan with `indexOf` and `charCodeAt`
- * (no split, no per-pair regex, no string concatenation), so work is linear in the header length.
- * Validation uses 128-entry lookup tables for the short strings (names, paths, domains) and one
- * precompiled regular expression for values, whichever measured faster for the typical length.
- * Above each table or expression sits the grammar rule it implements.
+ * It runs on every response that sets a cookie. Validation uses 128-entry lookup tables for the
+ * short strings (names, paths, domains) and one precompiled regular expression for values,
+ * whichever measured faster for the typical length. Above each table or expression sits the
+ * grammar rule it implements.
  */
-import { ErrorCodes, rangeError, typeError } from './errors.js'
+import { ErrorCodes, rangeError, typeError } from '../errors.js'
+import { MAX_AGE_LIMIT_SECONDS } from '../limits.js'
+import { priorityOf, sameSiteOf, type CookiePriority, type CookieSameSite } from './keywords.js'
 
 // --- character classes ------------------------------------------------------------------------
 
@@ -107,22 +104,9 @@ function isDomain(domain: string): boolean {
 
 // --- limits -----------------------------------------------------------------------------------
 
-/**
- * The most `name=value` pairs {@link parseCookie} / {@link readCookie} read from one header;
- * pairs after that are ignored. Browsers keep about 180 cookies per domain (Chromium and Firefox:
- * 180; RFC 6265bis §6.1 asks for at least 50), and a request can carry a host's cookies plus its
- * parent domain's, so 256 leaves room for real traffic while bounding the record we build. The
- * header itself is already bounded by Node's `--max-http-header-size` (16 KiB by default), which
- * still fits thousands of tiny pairs ("a=;"). Every segment containing "=" counts, including a
- * repeated name or an empty one.
- */
-export const MAX_COOKIE_PAIRS = 256
-
-/**
- * RFC 6265bis §5.6.1 / §5.6.2: user agents cap Expires and Max-Age at 400 days
- * (400 × 86,400 = 34,560,000 seconds).
- */
-export const MAX_AGE_LIMIT_SECONDS = 34_560_000
+// The 400-day cap on Expires and Max-Age (RFC 6265bis §5.6.1 / §5.6.2) is lib/limits.ts's
+// MAX_AGE_LIMIT_SECONDS, shared with the session timeouts and the server's configuration.
+export { MAX_AGE_LIMIT_SECONDS }
 
 /** RFC 6265bis §5.6: a user agent ignores a cookie whose name + value exceed 4096 octets. */
 export const MAX_COOKIE_PAIR_BYTES = 4096
@@ -137,140 +121,7 @@ const EXPIRES_END_MS = Date.UTC(10_000, 0, 1)
 /** RFC 6265bis §5.6: a user agent ignores an attribute whose value exceeds 1024 octets. */
 const MAX_ATTRIBUTE_VALUE_BYTES = 1024
 
-// --- parsing ------------------------------------------------------------------------------------
-
-/**
- * What {@link parseCookie} returns: cookie name → value. It inherits nothing: `__proto__`,
- * `constructor` and `toString` are ordinary keys, a name not sent reads as `undefined`, and
- * `Object.prototype` is never consulted or touched.
- */
-export type CookieRecord = Record<string, string | undefined>
-
-/**
- * Records are made by `new CookieRecordObject()`: its prototype is one frozen, empty object whose
- * own prototype is null, so lookups find nothing inherited and nobody can add to the shared parent.
- * Not `Object.create(null)`: V8 makes those dictionary-mode objects, which measured 1.3× to several
- * times slower to fill than this fast-mode shape (jshttp/cookie uses the same trick).
- */
-const CookieRecordObject = function (this: CookieRecord) {} as unknown as new () => CookieRecord
-CookieRecordObject.prototype = Object.freeze(Object.create(null) as object)
-
-/** RFC 9110 §5.6.3: OWS = *( SP / HTAB ). */
-function isOws(c: number): boolean {
-  return c === 0x20 || c === 0x09
-}
-
-/**
- * The value between `start` and `end`: OWS trimmed, one pair of surrounding DQUOTEs removed, and
- * %-decoded when it contains "%" and decodes cleanly.
- *
- * Policy for quotes: RFC 6265bis §4.1.1 allows `cookie-value = DQUOTE *cookie-octet DQUOTE`; we
- * strip that one pair, like Go's net/http and Python's http.cookies, so `a="b"` reads as `b`
- * (jshttp/cookie@2 keeps the quotes). A lone or unbalanced quote is kept. Quotes are removed
- * before decoding, so an encoded `%22` stays in the value.
- */
-function readValue(header: string, start: number, end: number): string {
-  while (start < end && isOws(header.charCodeAt(start))) start++
-  while (end > start && isOws(header.charCodeAt(end - 1))) end--
-  if (end - start > 1 && header.charCodeAt(start) === 0x22 && header.charCodeAt(end - 1) === 0x22) {
-    start++
-    end--
-  }
-  const value = header.slice(start, end)
-  if (value.indexOf('%') === -1) return value
-  try {
-    return decodeURIComponent(value)
-  } catch {
-    // A malformed escape ("%", "%E0%A4%A", "%FF"): the raw value is still the client's value.
-    return value
-  }
-}
-
-/**
- * Parse a `Cookie` request header into a {@link CookieRecord}. Never throws.
- *
- * - Pairs are separated by ";"; OWS (spaces, tabs) around names and values is trimmed; empty
- *   segments (";;") and a trailing ";" are fine.
- * - A segment without "=" is skipped, and so is one whose name is empty ("=v"). RFC 6265bis §5.6
- *   would store either as a nameless cookie, but no server can address a nameless cookie, and
- *   jshttp/cookie skips them too.
- * - When a name repeats, the first one wins (jshttp/cookie#60). RFC 6265bis §4.2.2 says servers
- *   should not rely on the order; its retrieval algorithm sends longer paths first, so the first
- *   is usually the most specific.
- * - Names are taken as sent (not decoded); values go through the quote and %-decoding policy of
- *   {@link readValue}: a bad %-escape leaves the raw value.
- * - At most {@link MAX_COOKIE_PAIRS} pairs are read; later ones are ignored.
- * - A non-string argument (say, `req.headers.cookie` when absent) gives an empty record.
- */
-export function parseCookie(header: string): CookieRecord {
-  const record = new CookieRecordObject()
-  if (typeof header !== 'string') return record
-  const len = header.length
-  let index = 0
-  let pairs = 0
-  // The next "=" at or after `index`. It is searched for again only once a pair has used it, so
-  // segments without "=" cost nothing extra and the whole scan stays linear.
-  let eq = header.indexOf('=')
-  while (eq !== -1 && pairs < MAX_COOKIE_PAIRS) {
-    let end = header.indexOf(';', index)
-    if (end === -1) end = len
-    if (eq < end) {
-      pairs++
-      let nameStart = index
-      let nameEnd = eq
-      while (nameStart < nameEnd && isOws(header.charCodeAt(nameStart))) nameStart++
-      while (nameEnd > nameStart && isOws(header.charCodeAt(nameEnd - 1))) nameEnd--
-      if (nameEnd > nameStart) {
-        const name = header.slice(nameStart, nameEnd)
-        if (record[name] === undefined) record[name] = readValue(header, eq + 1, end)
-      }
-      eq = header.indexOf('=', end + 1)
-    }
-    index = end + 1
-  }
-  return record
-}
-
-/**
- * The value of cookie `name` in a `Cookie` header: exactly `parseCookie(header)[name]`, without
- * building the record. It walks the same pairs under the same rules (trimming, skipping, first
- * wins, the {@link MAX_COOKIE_PAIRS} cap) and stops at the first match; only the matching value
- * is sliced and decoded. This is the session engine's per-request path.
- */
-export function readCookie(header: string, name: string): string | undefined {
-  if (typeof header !== 'string') return undefined
-  const nameLength = name.length
-  // parseCookie never stores an empty name, and a key it stores is a substring of the header.
-  if (nameLength === 0 || header.indexOf(name) === -1) return undefined
-  const len = header.length
-  let index = 0
-  let pairs = 0
-  let eq = header.indexOf('=')
-  while (eq !== -1 && pairs < MAX_COOKIE_PAIRS) {
-    let end = header.indexOf(';', index)
-    if (end === -1) end = len
-    if (eq < end) {
-      pairs++
-      let nameStart = index
-      let nameEnd = eq
-      while (nameStart < nameEnd && isOws(header.charCodeAt(nameStart))) nameStart++
-      while (nameEnd > nameStart && isOws(header.charCodeAt(nameEnd - 1))) nameEnd--
-      if (nameEnd - nameStart === nameLength && header.startsWith(name, nameStart)) {
-        return readValue(header, eq + 1, end)
-      }
-      eq = header.indexOf('=', end + 1)
-    }
-    index = end + 1
-  }
-  return undefined
-}
-
-// --- Set-Cookie ---------------------------------------------------------------------------------
-
-/** `SameSite` values, canonical spelling. Input is matched case-insensitively. */
-export type CookieSameSite = 'Strict' | 'Lax' | 'None'
-/** `Priority` values (a Chromium extension, not in RFC 6265bis), canonical spelling. */
-export type CookiePriority = 'Low' | 'Medium' | 'High'
+// --- serializing ------------------------------------------------------------------------------
 
 /** Options of {@link serializeCookie}. Every one is optional; absent means "attribute not sent". */
 export interface CookieSerializeOptions {
@@ -301,31 +152,6 @@ export interface CookieSerializeOptions {
   priority?: CookiePriority | Lowercase<CookiePriority>
   /** Strict, Lax or None, case-insensitive; None requires `secure`. Default: none. */
   sameSite?: CookieSameSite | Lowercase<CookieSameSite>
-}
-
-/** The canonical `SameSite` keyword for `value` (any case), or undefined. */
-function sameSiteOf(value: unknown): CookieSameSite | undefined {
-  // Canonical spellings first: no toLowerCase() allocation on the per-response path.
-  if (value === 'Lax' || value === 'Strict' || value === 'None') return value
-  if (typeof value !== 'string') return undefined
-  switch (value.toLowerCase()) {
-    case 'strict': return 'Strict'
-    case 'lax': return 'Lax'
-    case 'none': return 'None'
-    default: return undefined
-  }
-}
-
-/** The canonical `Priority` keyword for `value` (any case), or undefined. */
-function priorityOf(value: unknown): CookiePriority | undefined {
-  if (value === 'Low' || value === 'Medium' || value === 'High') return value
-  if (typeof value !== 'string') return undefined
-  switch (value.toLowerCase()) {
-    case 'low': return 'Low'
-    case 'medium': return 'Medium'
-    case 'high': return 'High'
-    default: return undefined
-  }
 }
 
 const DAY_NAMES = ['Thu', 'Fri', 'Sat', 'Sun', 'Mon', 'Tue', 'Wed'] // 1970-01-01 was a Thursday
@@ -554,136 +380,4 @@ function checkPrefix(name: string, secure: boolean, httpOnly: boolean, path: str
   if (http && !httpOnly) {
     throw typeError(ErrorCodes.COOKIE_PREFIX_VIOLATION, `cookie ${name}: its prefix requires httpOnly`)
   }
-}
-
-// --- parsing Set-Cookie -------------------------------------------------------------------------
-
-/** The attributes {@link parseSetCookie} understood. Optional ones are absent when not sent. */
-export interface SetCookieAttributes {
-  /** Seconds, as sent (may be 0 or negative: "expire now", RFC 6265bis §5.6.2). */
-  maxAge?: number
-  expires?: Date
-  /** As sent: a leading "." and the case are kept (a user agent drops and lowercases them). */
-  domain?: string
-  /**
-   * Absent means the default path (RFC 6265bis §5.1.4, the request path's directory), which a
-   * later empty or non-"/" `Path` attribute also selects (§5.6.4: the last `Path` wins).
-   */
-  path?: string
-  secure: boolean
-  httpOnly: boolean
-  /**
-   * The last `SameSite` attribute (§5.6.7); `'Default'` when its value is none of Strict, Lax,
-   * None (a user agent then applies its default enforcement, usually Lax).
-   */
-  sameSite?: CookieSameSite | 'Default'
-  partitioned: boolean
-  priority?: CookiePriority
-}
-
-/** One parsed `Set-Cookie` line. */
-export interface SetCookie {
-  name: string
-  /** Same quote and %-decoding policy as {@link parseCookie}. */
-  value: string
-  attributes: SetCookieAttributes
-}
-
-/** `header.slice(start, end)` with OWS trimmed on both sides. */
-function trimmedSlice(header: string, start: number, end: number): string {
-  while (start < end && isOws(header.charCodeAt(start))) start++
-  while (end > start && isOws(header.charCodeAt(end - 1))) end--
-  return header.slice(start, end)
-}
-
-/** RFC 6265bis §5.6.2: "-"? 1*DIGIT, else the attribute is ignored. */
-function deltaSeconds(value: string): number | undefined {
-  const first = value.charCodeAt(0) === 0x2d /* - */ ? 1 : 0
-  if (value.length === first) return undefined
-  for (let i = first; i < value.length; i++) {
-    const c = value.charCodeAt(i)
-    if (c < 0x30 || c > 0x39) return undefined
-  }
-  return Number(value)
-}
-
-/**
- * Parse one `Set-Cookie` header value, for HTTP clients, tests and benchmarks. Lenient and
- * never throws; returns `null` when the line has no `name=value` before its first ";" or the
- * name is empty (RFC 6265bis §5.6 would keep "v" as a nameless cookie; see {@link parseCookie}).
- *
- * Attributes follow RFC 6265bis §5.6: names are case-insensitive, OWS is trimmed, unknown ones
- * are ignored, an invalid value ignores that attribute, and the last valid one wins (§5.7).
- * `Max-Age` must be "-"? DIGITs (§5.6.2); `Expires` is read with `Date.parse` (which accepts
- * IMF-fixdate and more than §5.1.1 does); an empty `Domain` is ignored (§5.6.3); a `Path` not
- * starting with "/" selects the default path, i.e. removes `path` (§5.6.4); an unknown `SameSite`
- * value is `'Default'` (§5.6.7); `SameSite` / `Priority` keywords come back in canonical case.
- * Not enforced (a user agent would): the 4096-byte and 1024-byte limits, CTL rejection, prefix
- * rules. The scan is linear in the line's length.
- */
-export function parseSetCookie(line: string): SetCookie | null {
-  if (typeof line !== 'string') return null
-  const len = line.length
-  let end = line.indexOf(';')
-  if (end === -1) end = len
-  let eq = line.indexOf('=')
-  if (eq === -1 || eq > end) return null
-  const name = trimmedSlice(line, 0, eq)
-  if (name.length === 0) return null
-  const value = readValue(line, eq + 1, end)
-  const attributes: SetCookieAttributes = { secure: false, httpOnly: false, partitioned: false }
-  let index = end + 1
-  while (index < len) {
-    end = line.indexOf(';', index)
-    if (end === -1) end = len
-    // Reuse the "=" found earlier while it is still ahead: keeps "; a; a; a…=" linear.
-    if (eq < index) {
-      eq = line.indexOf('=', index)
-      if (eq === -1) eq = len
-    }
-    const split = eq < end ? eq : end
-    const key = trimmedSlice(line, index, split).toLowerCase()
-    const val = split < end ? trimmedSlice(line, split + 1, end) : ''
-    switch (key) {
-      case 'max-age': {
-        const seconds = deltaSeconds(val)
-        if (seconds !== undefined) attributes.maxAge = seconds
-        break
-      }
-      case 'expires': {
-        const ms = Date.parse(val)
-        if (!Number.isNaN(ms)) attributes.expires = new Date(ms)
-        break
-      }
-      case 'domain':
-        if (val.length > 0) attributes.domain = val
-        break
-      case 'path':
-        // §5.6.4: an empty or relative value means the default path, and the last Path counts,
-        // so it must also undo an earlier valid one ("Path=/dog; Path=" is the default path).
-        if (val.charCodeAt(0) === 0x2f /* / */) attributes.path = val
-        else delete attributes.path
-        break
-      case 'secure':
-        attributes.secure = true
-        break
-      case 'httponly':
-        attributes.httpOnly = true
-        break
-      case 'partitioned':
-        attributes.partitioned = true
-        break
-      case 'samesite':
-        // §5.6.7: the last SameSite counts; an unknown value is "Default", not "ignore me".
-        attributes.sameSite = sameSiteOf(val) ?? 'Default'
-        break
-      case 'priority': {
-        const priority = priorityOf(val)
-        if (priority !== undefined) attributes.priority = priority
-        break
-      }
-    }
-    index = end + 1
-  }
-  return { name, value, attributes }
 }
