@@ -2,6 +2,7 @@
  * Turning results into text: the console table, the targets, and the generated section of
  * bench/RESULTS.md. Every number printed is computed here from the measurements, never by hand.
  */
+import { summary } from './throughput.mjs'
 
 /**
  * The targets, checked against whatever scenarios the results hold. A throughput target is met only
@@ -21,13 +22,14 @@ export function targets(results) {
     const q1 = row.ratioIqr?.[0] ?? row.ratio
     out.push({ what: `${what}: × bare node:http, median (IQR)`, measured: mark(withIqr(row.ratio, row.ratioIqr), row.valid), target: `IQR low ≥ ${min}`, met: row.valid && q1 >= min })
   }
-  // Logs and metrics on must keep ≥ 95 % of the authenticated GET throughput (same run, same rounds).
+  // Logs and metrics on must keep ≥ 95 % of the authenticated GET throughput: the ratio is taken
+  // per round (the two servers run back to back in every round), then summarised like the others.
   const plain = ratio('dashboard', 'sessionkit-memory')
   const observed = ratio('dashboard', 'sessionkit-memory-observed')
   if (plain && observed) {
-    const kept = observed.rps / plain.rps
+    const kept = summary(observed.rounds.map((r, i) => r.rps / plain.rounds[i].rps))
     const valid = plain.valid && observed.valid
-    out.push({ what: 'authenticated GET with logs + metrics on: × without', measured: mark(fixed(kept), valid), target: '≥ 0.95', met: valid && kept >= 0.95 })
+    out.push({ what: 'authenticated GET with logs + metrics on: × without, median (IQR)', measured: mark(withIqr(kept.median, [kept.q1, kept.q3]), valid), target: 'IQR low ≥ 0.95', met: valid && kept.q1 >= 0.95 })
   }
   const storm = results.storm
   if (storm) {

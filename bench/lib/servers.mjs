@@ -20,6 +20,8 @@ export const SERVERS = {
   'sessionkit-redis-nocache': { file: 'sessionkit.mjs', store: 'redis', env: { BENCH_CLIENT_CACHE: 'off' }, label: 'sessionkit, RedisStore, client cache off' },
   // The same server with JSON access/audit logs (LOG_LEVEL=info, to /dev/null) and metrics on.
   'sessionkit-memory-observed': { file: 'sessionkit.mjs', store: 'memory', env: { BENCH_OBSERVED: '1' }, label: 'sessionkit, MemoryStore, logs + metrics on' },
+  'sessionkit-memory-logs': { file: 'sessionkit.mjs', store: 'memory', env: { BENCH_OBSERVED: 'logs' }, label: 'sessionkit, MemoryStore, logs on' },
+  'sessionkit-memory-metrics': { file: 'sessionkit.mjs', store: 'memory', env: { BENCH_OBSERVED: 'metrics' }, label: 'sessionkit, MemoryStore, metrics on' },
   'express-memory': { file: 'express.mjs', store: 'memory', label: 'express 4 + express-session, MemoryStore' },
   'express-redis': { file: 'express.mjs', store: 'redis', label: 'express 4 + express-session, connect-redis 9' },
   'fastify-memory': { file: 'fastify.mjs', store: 'memory', label: 'fastify 5 + @fastify/session, MemoryStore' },
