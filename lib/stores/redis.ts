@@ -37,6 +37,7 @@
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
+import { sessionHandle } from '../id.js'
 import { redactCredentials } from '../redact.js'
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { SCRIPTS, type ScriptCommands } from './redis-scripts.js'
@@ -288,6 +289,7 @@ export class RedisStore implements Store {
     if (reply[0] === 'refused') return 'refused'
     const [, value, ...evicted] = reply as [string, string, ...string[]]
     const [created] = await Promise.all([this.#createRecord(key, r), ...evicted.map((k) => this.#destroy(k))])
+    if (evicted.length > 0) limit.onEvicted?.(evicted.map(sessionHandle))
     if (created && (await this.#client.hget(indexKey, r.handle)) !== value) await this.#destroy(key)
     return created
   }
