@@ -106,6 +106,22 @@ export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = 
   })
 }
 
+/**
+ * CPU time (user + system) process `pid` has used, in seconds, from /proc (Linux: fields 14 and 15
+ * of /proc/<pid>/stat, in clock ticks of 1/100 s, USER_HZ on every mainstream Linux), or null
+ * elsewhere. Unlike req/s it barely moves when other processes compete for the CPUs.
+ */
+export async function cpuSecondsOf(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return null
+  }
+}
+
 /** Resident set size of process `pid` in bytes, from /proc (Linux), or null elsewhere. */
 export async function rssOf(pid) {
   try {
