@@ -272,6 +272,11 @@ export class SessionManager {
   }
 
   /** Who and where, for an event about `record`: its handle and user, never its ID or key. */
+  /** Report the sessions a login ended to stay within `maxSessionsPerUser`, one event each. */
+  #evicted(userId: string, handles: string[]): void {
+    for (const handle of handles) this.events.emit('session.revoked', { handle, userId, reason: 'limit-evicted', count: 1 })
+  }
+
   #context(req: IncomingMessage, record: SessionRecord): EventContext {
     return {
       handle: record.handle,
@@ -387,6 +392,7 @@ export class SessionManager {
     if (max > 0 && record.userId !== null) {
       limit = { max, policy: this.options.sessionLimitPolicy }
       if (replacing !== undefined) limit.replacing = replacing
+      if (this.events.active) limit.onEvicted = (handles) => this.#evicted(record.userId as string, handles)
     }
     const created = await this.#call(this.#store.create(key, record, limit))
     if (created === 'refused') throw new SessionLimitError(record.userId as string, max)

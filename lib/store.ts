@@ -71,6 +71,12 @@ export interface SessionLimit {
    * counted, so a user at the cap can still regenerate. Default: none.
    */
   replacing?: string
+  /**
+   * Told the handles of the sessions ended to make room (policy `'evict-oldest'`), before
+   * `create` resolves, so the engine can report them (`session.revoked`, reason
+   * `limit-evicted`). A store that never calls it ends them unreported. Default: none.
+   */
+  onEvicted?: (handles: string[]) => void
 }
 
 /** The fields a compare-and-set write replaces. `createdAt`, `handle`, `userAgent`, `ip` never change. */

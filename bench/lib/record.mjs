@@ -28,6 +28,9 @@ one run on one machine, so the ratios compare like with like and the targets bel
 - A row is INVALID if any answer was not 2xx or any request failed. Ratios are req/s ÷ bare
   node:http's req/s in the same round; the tables give their median and interquartile range,
   and a target is met only when the IQR's lower end meets it.
+- Server CPU µs/req: the server process's user + system CPU time over the measured run (from
+  /proc) ÷ the requests it answered, median over the rounds. It moves far less than req/s when
+  other processes share the machine; the cost of logs + metrics is also given that way, per round.
 - \`npm run bench\` prints; only \`npm run bench -- --record\` rewrites this file, results.json and
   results.svg. \`npm run bench -- --quick\` is a smoke run under a minute.
 - Public route: \`GET /assets/app.css\` (no store access in any server). Session write: every

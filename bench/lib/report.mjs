@@ -2,6 +2,7 @@
  * Turning results into text: the console table, the targets, and the generated section of
  * bench/RESULTS.md. Every number printed is computed here from the measurements, never by hand.
  */
+import { summary } from './throughput.mjs'
 
 /**
  * The targets, checked against whatever scenarios the results hold. A throughput target is met only
@@ -21,13 +22,14 @@ export function targets(results) {
     const q1 = row.ratioIqr?.[0] ?? row.ratio
     out.push({ what: `${what}: × bare node:http, median (IQR)`, measured: mark(withIqr(row.ratio, row.ratioIqr), row.valid), target: `IQR low ≥ ${min}`, met: row.valid && q1 >= min })
   }
-  // Logs and metrics on must keep ≥ 95 % of the authenticated GET throughput (same run, same rounds).
+  // Logs and metrics on must keep ≥ 95 % of the authenticated GET throughput: the ratio is taken
+  // per round (the two servers run back to back in every round), then summarised like the others.
   const plain = ratio('dashboard', 'sessionkit-memory')
   const observed = ratio('dashboard', 'sessionkit-memory-observed')
   if (plain && observed) {
-    const kept = observed.rps / plain.rps
+    const kept = summary(observed.rounds.map((r, i) => r.rps / plain.rounds[i].rps))
     const valid = plain.valid && observed.valid
-    out.push({ what: 'authenticated GET with logs + metrics on: × without', measured: mark(fixed(kept), valid), target: '≥ 0.95', met: valid && kept >= 0.95 })
+    out.push({ what: 'authenticated GET with logs + metrics on: × without, median (IQR)', measured: mark(withIqr(kept.median, [kept.q1, kept.q3]), valid), target: 'IQR low ≥ 0.95', met: valid && kept.q1 >= 0.95 })
   }
   const storm = results.storm
   if (storm) {
@@ -60,19 +62,33 @@ function table(head, rows, align) {
 }
 
 function throughputTable(t) {
-  const head = ['server', 'req/s median (IQR)', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', '× bare median (IQR)', 'cache hit rate', 'valid']
+  const head = ['server', 'req/s median (IQR)', 'p50 ms', 'p99 ms', 'server CPU µs/req', 'non-2xx', 'errors', '× bare median (IQR)', 'cache hit rate', 'valid']
   const rows = t.rows.map((r) => [
     r.label,
     r.rpsIqr ? `${int(r.rps)} (${int(r.rpsIqr[0])}–${int(r.rpsIqr[1])})` : int(r.rps),
     ms(r.p50),
     ms(r.p99),
+    r.cpuUs == null ? '–' : r.cpuUs.toFixed(1),
     String(r.non2xx),
     String(r.errors),
     r.ratio == null ? '–' : `**${fixed(r.ratio)}**${r.ratioIqr ? ` (${fixed(r.ratioIqr[0])}–${fixed(r.ratioIqr[1])})` : ''}`,
     r.cache?.hitRate == null ? '–' : `${pct(r.cache.hitRate)} (${int(r.cache.hits)} hits, ${int(r.cache.misses + r.cache.bypassed)} reads from Redis)`,
     r.valid ? 'ok' : `INVALID: ${r.invalid.join(', ')}`,
   ])
-  return table(head, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+  return table(head, rows, ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'l'])
+}
+
+/**
+ * The cost of logs + metrics as CPU time: per round, the plain server's CPU µs per request ÷ the
+ * observed one's (the share of throughput kept if the server's CPU were the only limit). Less
+ * disturbed by a shared machine than req/s; printed beside the target, which stays on req/s.
+ */
+function observedCpuLine(t) {
+  const plain = t.rows.find((r) => r.server === 'sessionkit-memory')
+  const observed = t.rows.find((r) => r.server === 'sessionkit-memory-observed')
+  if (!plain || !observed || plain.cpuUs == null || observed.cpuUs == null) return ''
+  const kept = summary(observed.rounds.map((r, i) => plain.rounds[i].cpuUs / r.cpuUs))
+  return `Logs + metrics on, by server CPU time: without ÷ with, per round = ${withIqr(kept.median, [kept.q1, kept.q3])} (median, IQR); ${fixed(observed.cpuUs - plain.cpuUs, 1)} µs more CPU per request (medians).`
 }
 
 function peerLine(t) {
@@ -144,7 +160,7 @@ export function markdownSections(results) {
   const parts = []
   for (const t of Object.values(results.throughput ?? {})) {
     const s = t.settings
-    parts.push(`### ${t.title}\n\nautocannon -c ${s.connections}, ${s.duration} s × ${s.rounds} rounds (each after a ${s.warmup} s warm-up), servers interleaved; ${s.pinning ?? 'pinning not recorded'}. req/s, p50 and p99 are medians over the rounds, with the interquartile range of req/s; × bare = the median of the per-round ratios (req/s ÷ bare's req/s in the same round) with their interquartile range. Cache hit rate: reads the RedisStore answered from memory over all its reads, measured runs only.\n\n${runLine(t.meta)}\n\n${throughputTable(t)}\n\n${peerLine(t)}`.trimEnd())
+    parts.push(`### ${t.title}\n\nautocannon -c ${s.connections}, ${s.duration} s × ${s.rounds} rounds (each after a ${s.warmup} s warm-up), servers interleaved; ${s.pinning ?? 'pinning not recorded'}. req/s, p50 and p99 are medians over the rounds, with the interquartile range of req/s; × bare = the median of the per-round ratios (req/s ÷ bare's req/s in the same round) with their interquartile range. Cache hit rate: reads the RedisStore answered from memory over all its reads, measured runs only.\n\n${runLine(t.meta)}\n\n${throughputTable(t)}\n\n${[peerLine(t), observedCpuLine(t)].filter(Boolean).join('\n\n')}`.trimEnd())
   }
   if (results.storm) {
     const s = results.storm

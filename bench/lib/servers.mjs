@@ -20,6 +20,8 @@ export const SERVERS = {
   'sessionkit-redis-nocache': { file: 'sessionkit.mjs', store: 'redis', env: { BENCH_CLIENT_CACHE: 'off' }, label: 'sessionkit, RedisStore, client cache off' },
   // The same server with JSON access/audit logs (LOG_LEVEL=info, to /dev/null) and metrics on.
   'sessionkit-memory-observed': { file: 'sessionkit.mjs', store: 'memory', env: { BENCH_OBSERVED: '1' }, label: 'sessionkit, MemoryStore, logs + metrics on' },
+  'sessionkit-memory-logs': { file: 'sessionkit.mjs', store: 'memory', env: { BENCH_OBSERVED: 'logs' }, label: 'sessionkit, MemoryStore, logs on' },
+  'sessionkit-memory-metrics': { file: 'sessionkit.mjs', store: 'memory', env: { BENCH_OBSERVED: 'metrics' }, label: 'sessionkit, MemoryStore, metrics on' },
   'express-memory': { file: 'express.mjs', store: 'memory', label: 'express 4 + express-session, MemoryStore' },
   'express-redis': { file: 'express.mjs', store: 'redis', label: 'express 4 + express-session, connect-redis 9' },
   'fastify-memory': { file: 'fastify.mjs', store: 'memory', label: 'fastify 5 + @fastify/session, MemoryStore' },
@@ -102,6 +104,22 @@ export function startServer(name, { usersFile, redisUrl, bcryptCost, execArgv = 
       })
     })
   })
+}
+
+/**
+ * CPU time (user + system) process `pid` has used, in seconds, from /proc (Linux: fields 14 and 15
+ * of /proc/<pid>/stat, in clock ticks of 1/100 s, USER_HZ on every mainstream Linux), or null
+ * elsewhere. Unlike req/s it barely moves when other processes compete for the CPUs.
+ */
+export async function cpuSecondsOf(pid) {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // The command name (field 2) may hold spaces: count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return null
+  }
 }
 
 /** Resident set size of process `pid` in bytes, from /proc (Linux), or null elsewhere. */

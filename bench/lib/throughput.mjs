@@ -10,7 +10,7 @@
  * counts as met only when the IQR's lower end (the first quartile) meets it (bench/lib/report.mjs).
  */
 import { cannon, summarize, THROUGHPUT } from './load.mjs'
-import { expectOk, login, SERVERS, startServer } from './servers.mjs'
+import { cpuSecondsOf, expectOk, login, SERVERS, startServer } from './servers.mjs'
 
 /** Quantile `q` of `xs` by linear interpolation between closest ranks (R's type 7, numpy's default). */
 export function quantile(xs, q) {
@@ -55,8 +55,13 @@ export async function runThroughput(scenario, o) {
         const options = { connections: o.connections, ...spec.options({ url: server.url, cookie: cookies.get(server.name) }) }
         await cannon({ ...options, duration: o.warmup })
         const before = await server.stats()
+        const cpuBefore = await cpuSecondsOf(server.pid)
         const result = summarize(await cannon({ ...options, duration: o.duration }))
+        const cpuAfter = await cpuSecondsOf(server.pid)
         result.cache = cacheDelta(before, await server.stats())
+        // The server's CPU time per answered request over the measured run (the harness is
+        // another process): what a request costs, whatever else the machine was doing.
+        result.cpuUs = cpuBefore === null || cpuAfter === null || result.total === 0 ? null : ((cpuAfter - cpuBefore) * 1e6) / result.total
         rounds.get(server.name).push(result)
       }
     }
@@ -77,6 +82,7 @@ export async function runThroughput(scenario, o) {
         rpsIqr: [rps.q1, rps.q3],
         p50: quantile(rs.map((r) => r.p50), 0.5),
         p99: quantile(rs.map((r) => r.p99), 0.5),
+        cpuUs: rs.every((r) => r.cpuUs != null) ? quantile(rs.map((r) => r.cpuUs), 0.5) : null,
         non2xx: rs.reduce((a, r) => a + r.non2xx, 0),
         errors: rs.reduce((a, r) => a + r.errors, 0),
         valid: rs.every((r) => r.valid),

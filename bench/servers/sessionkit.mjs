@@ -11,6 +11,8 @@
  * BENCH_OBSERVED=1: what an operator runs — JSON access and audit lines
  * at LOG_LEVEL=info, written to /dev/null the way `npm start > /dev/null` writes them (synchronous
  * writes to a file), and metrics on (METRICS_TOKEN), so every request is timed and counted.
+ * BENCH_OBSERVED=logs or =metrics turns on one half only (servers sessionkit-memory-logs and
+ * sessionkit-memory-metrics), to see which half costs what.
  */
 import { openSync, writeSync } from 'node:fs'
 import { startServer } from '../../dist/server/app.js'
@@ -20,6 +22,8 @@ import { RedisStore } from '../../dist/stores/redis.js'
 import { announce, required } from './common.mjs'
 
 const kind = required('BENCH_STORE')
+// BENCH_OBSERVED=1 is both; `logs` or `metrics` is one half (to see which costs what).
+const observed = new Set(process.env.BENCH_OBSERVED === '1' ? ['logs', 'metrics'] : (process.env.BENCH_OBSERVED ?? '').split(',').filter(Boolean))
 const config = loadConfig({
   ...process.env,
   PORT: '0',
@@ -30,13 +34,14 @@ const config = loadConfig({
   REDIS_SENTINELS: '',
   WORKERS: '1',
   ANON_SESSION_LIMIT: '0',
-  ...(process.env.BENCH_OBSERVED ? { LOG_LEVEL: 'info', METRICS_TOKEN: 'bench-metrics-token-0123456789' } : {}),
+  ...(observed.has('logs') ? { LOG_LEVEL: 'info' } : {}),
+  ...(observed.has('metrics') ? { METRICS_TOKEN: 'bench-metrics-token-0123456789' } : {}),
 })
 // BENCH_CLIENT_CACHE=off: the RedisStore without its client-side cache (REDIS_CLIENT_CACHE=off).
 const clientCache = process.env.BENCH_CLIENT_CACHE === 'off' ? { clientCache: false } : {}
 const store = kind === 'redis' ? new RedisStore({ url: required('BENCH_REDIS_URL'), prefix: required('BENCH_PREFIX'), ...clientCache }) : undefined
 const overrides = store === undefined ? {} : { store }
-if (process.env.BENCH_OBSERVED) {
+if (observed.has('logs')) {
   const devNull = openSync('/dev/null', 'w')
   overrides.logger = new Logger({ level: 'info', write: (text) => writeSync(devNull, text) })
 }

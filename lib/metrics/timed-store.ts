@@ -1,14 +1,20 @@
 /**
  * A {@link Store} that times every call of the store it wraps into a histogram by operation and
- * outcome (`ok` or `error`). The session engine and the login throttle are given the wrapper, so
- * every store round trip the server makes is measured, with no change to either.
+ * outcome: `ok` (it answered), `refused` (it declined with `ERR_STORE_FULL`: working as designed
+ * at its size bound, not a failure of the store) or `error` (any other rejection: the store
+ * failed). The session engine and the login throttle are given the wrapper, so every store round
+ * trip the server makes is measured, with no change to either.
  *
- * A remote store's call is timed until its promise settles (one extra promise reaction per call);
- * a local store's (`local: true`, the memory store) is timed synchronously, since its work happens
- * inside the call — and it is counted `ok`, as a local store does not fail. Only installed when
- * metrics are on. `local` and `selfTimed` are passed through: the engine decides on them.
+ * A remote store's call is timed until its promise settles (one extra promise reaction per call).
+ * A local store's (`local: true`, the memory store) is timed synchronously, since its work happens
+ * inside the call, and adds no promise reaction to the hot path: its `get`, `write`, `touch`,
+ * `destroy`, … settle inside the call and reject only once the store is closed, so they are
+ * counted `ok` when called. Its `create` and `consume`, the calls by which a local store refuses
+ * for room (`ERR_STORE_FULL`), have their outcome read from the settled promise. Only installed
+ * when metrics are on. `local` and `selfTimed` are passed through: the engine decides on them.
  */
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
+import { ErrorCodes, isStoreError } from '../errors.js'
 import type { Histogram, HistogramSeries } from './registry.js'
 
 export type StoreOperation = 'get' | 'create' | 'write' | 'touch' | 'destroy' | 'listByUser' | 'destroyByUser' | 'consume' | 'hit' | 'resetHits' | 'ping'
@@ -17,6 +23,9 @@ export const STORE_OPERATIONS: readonly StoreOperation[] = [
   'get', 'create', 'write', 'touch', 'destroy', 'listByUser', 'destroyByUser', 'consume', 'hit', 'resetHits', 'ping',
 ]
 
+/** The operations by which a local store may refuse (`ERR_STORE_FULL`) while open. */
+const REFUSING: ReadonlySet<StoreOperation> = new Set(['create', 'consume'])
+
 export class TimedStore implements Store {
   readonly kind: string
   readonly local?: boolean
@@ -24,6 +33,7 @@ export class TimedStore implements Store {
   readonly #inner: Store
   readonly #sync: boolean
   readonly #ok: Record<StoreOperation, HistogramSeries>
+  readonly #refused: Record<StoreOperation, HistogramSeries>
   readonly #error: Record<StoreOperation, HistogramSeries>
 
   /** `histogram` has the labels (operation, outcome). */
@@ -34,12 +44,15 @@ export class TimedStore implements Store {
     if (inner.local !== undefined) this.local = inner.local
     if (inner.selfTimed !== undefined) this.selfTimed = inner.selfTimed
     const ok = {} as Record<StoreOperation, HistogramSeries>
+    const refused = {} as Record<StoreOperation, HistogramSeries>
     const error = {} as Record<StoreOperation, HistogramSeries>
     for (const op of STORE_OPERATIONS) {
       ok[op] = histogram.series(op, 'ok')
+      refused[op] = histogram.series(op, 'refused')
       error[op] = histogram.series(op, 'error')
     }
     this.#ok = ok
+    this.#refused = refused
     this.#error = error
   }
 
@@ -88,9 +101,18 @@ export class TimedStore implements Store {
   /** `start` is read before the call (arguments evaluate left to right). */
   #time<T>(op: StoreOperation, start: number, promise: Promise<T>): Promise<T> {
     if (this.#sync) {
-      // A local store does its work inside the call; timing the call is timing the work, with
-      // no promise reaction added to every request.
-      this.#ok[op].observe((performance.now() - start) / 1000)
+      // A local store does its work inside the call; timing the call is timing the work.
+      const seconds = (performance.now() - start) / 1000
+      if (!REFUSING.has(op)) {
+        this.#ok[op].observe(seconds)
+        return promise
+      }
+      // The outcome is known once the promise settles (a side branch: the caller's chain is
+      // unchanged, and the rejection still reaches the caller).
+      promise.then(
+        () => this.#ok[op].observe(seconds),
+        (err: unknown) => this.#failed(op, err).observe(seconds),
+      )
       return promise
     }
     return promise.then(
@@ -99,9 +121,14 @@ export class TimedStore implements Store {
         return value
       },
       (err: unknown) => {
-        this.#error[op].observe((performance.now() - start) / 1000)
+        this.#failed(op, err).observe((performance.now() - start) / 1000)
         throw err
       },
     )
+  }
+
+  /** The series of a rejected call: `refused` for a refusal for room, else `error`. */
+  #failed(op: StoreOperation, err: unknown): HistogramSeries {
+    return isStoreError(err) && err.code === ErrorCodes.STORE_FULL ? this.#refused[op] : this.#error[op]
   }
 }

@@ -90,6 +90,11 @@ export class Logger {
   /** The second last formatted (ms since the epoch, floored) and its ISO text up to the dot. */
   #isoSecond = -1
   #isoPrefix = ''
+  /** The last time stamp formatted, and its text. */
+  #lastTime = -1
+  #iso = ''
+  /** Access lines' fixed middles, by route pattern (null: none matched), then method. */
+  readonly #middles = new Map<string | null, Map<string, string>>()
   /** JSON-quoted methods, routes and IPs: a few dozen distinct values, quoted once each. */
   readonly #quoted = new Map<string, string>()
 
@@ -120,21 +125,39 @@ export class Logger {
     }
     // Built by hand from known fields (the hot path of logging); every string is JSON-quoted.
     this.#line(
-      `{"time":"${this.#isoTime(time)}","level":"${level}","kind":"access","method":${this.#quote(r.method)},` +
-        `"route":${r.route === null ? 'null' : this.#quote(r.route)},"status":${r.status},"ms":${r.ms},"bytes":${r.bytes},` +
+      `{"time":"${this.#isoTime(time)}${this.#middle(level, r.method, r.route)}${r.status},"ms":${r.ms},"bytes":${r.bytes},` +
         `"session":${r.session === null ? 'null' : JSON.stringify(r.session)},"ip":${this.#quote(r.ip)}}`,
     )
   }
 
+  /**
+   * The part of an access line fixed by its method and route (the level follows from the route),
+   * from the level to `"status":`, built once per pair: routes are the router's patterns, methods
+   * those the HTTP parser accepts, so the cache stays small.
+   */
+  #middle(level: LogLevel, method: string, route: string | null): string {
+    let byMethod = this.#middles.get(route)
+    if (byMethod === undefined) this.#middles.set(route, (byMethod = new Map()))
+    let middle = byMethod.get(method)
+    if (middle === undefined) {
+      middle = `","level":"${level}","kind":"access","method":${JSON.stringify(method)},"route":${route === null ? 'null' : JSON.stringify(route)},"status":`
+      byMethod.set(method, middle)
+    }
+    return middle
+  }
+
   /** `toISOString()`, with the date part formatted once a second (every line needs a stamp). */
   #isoTime(time: number): string {
+    // Many lines share a millisecond under load.
+    if (time === this.#lastTime) return this.#iso
+    this.#lastTime = time
     const ms = time % 1000
     const second = time - ms
     if (second !== this.#isoSecond) {
       this.#isoSecond = second
       this.#isoPrefix = new Date(second).toISOString().slice(0, 20)
     }
-    return `${this.#isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+    return (this.#iso = `${this.#isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`)
   }
 
   #quote(text: string): string {

@@ -53,7 +53,8 @@ export class ServerMetrics {
   readonly registry = new Registry()
   readonly #events: Counter
   readonly #requests: Histogram
-  readonly #requestSeries = new Map<string, HistogramSeries>()
+  /** Route pattern → method → series by status class (1xx…5xx, then other). */
+  readonly #requestSeries = new Map<string, Map<string, HistogramSeries[]>>()
   readonly #storeOps: Histogram
   readonly #connections: Scalar
   readonly #loopDelay: IntervalHistogram
@@ -113,16 +114,19 @@ export class ServerMetrics {
 
   /** One finished request. */
   request(method: string, route: string | null, status: number, seconds: number): void {
-    const cls = STATUS_CLASSES[Math.floor(status / 100) - 1] ?? 'other'
     const pattern = route ?? 'unmatched'
-    const key = `${method} ${pattern} ${cls}`
-    let series = this.#requestSeries.get(key)
-    if (series === undefined) {
-      // Only methods the router knows get their own label: a client inventing methods must not
-      // invent series (unbounded cardinality).
-      const m = route === null && !KNOWN_METHODS.has(method) ? 'other' : method
-      this.#requestSeries.set(key, (series = this.#requests.series(m, pattern, cls)))
-    }
+    // Only methods the router knows get their own label: a client inventing methods must not
+    // invent series (unbounded cardinality).
+    const m = route === null && !KNOWN_METHODS.has(method) ? 'other' : method
+    // Looked up by route, then method, then status class: no key string built per request.
+    let byMethod = this.#requestSeries.get(pattern)
+    if (byMethod === undefined) this.#requestSeries.set(pattern, (byMethod = new Map()))
+    let byClass = byMethod.get(m)
+    if (byClass === undefined) byMethod.set(m, (byClass = []))
+    const c = Math.floor(status / 100) - 1
+    const index = c >= 0 && c < STATUS_CLASSES.length ? c : STATUS_CLASSES.length
+    let series = byClass[index]
+    if (series === undefined) byClass[index] = series = this.#requests.series(m, pattern, STATUS_CLASSES[index] ?? 'other')
     series.observe(seconds)
   }
 

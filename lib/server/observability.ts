@@ -70,29 +70,33 @@ export class Observability {
     const log = this.log
     const metrics = this.metrics
     const clientIp = this.#clientIp
+    // One listener for every response (`this` is the response), its start time on the response:
+    // no closure allocated per request.
+    function onClose(this: ObservedResponse): void {
+      const seconds = (performance.now() - (this[STARTED] as number)) / 1000
+      const req = this.req
+      const method = req.method as string
+      const found = router.match(method, routingPath(req.url as string))
+      const route = found.status === 200 ? found.route : null
+      const status = this.statusCode
+      metrics?.request(method, route, status, seconds)
+      if (log !== null) {
+        log.access({
+          method,
+          route,
+          status,
+          ms: Math.round(seconds * 1e5) / 100,
+          bytes: sentSince(req.socket as SentSocket),
+          session: this[SESSION_OF]?.handle ?? null,
+          ip: clientIp(req),
+        })
+      }
+    }
     return (req: IncomingMessage, res: ServerResponse): void => {
-      const start = performance.now()
-      const socket = req.socket as SentSocket
+      ;(res as ObservedResponse)[STARTED] = performance.now()
       // 'close' fires once for every response, finished or cut short (Node ≥ 16); `on` rather
       // than `once` spares the once-wrapper on every request.
-      res.on('close', () => {
-        const seconds = (performance.now() - start) / 1000
-        const method = req.method as string
-        const found = router.match(method, routingPath(req.url as string))
-        const route = found.status === 200 ? found.route : null
-        metrics?.request(method, route, res.statusCode, seconds)
-        if (log !== null) {
-          log.access({
-            method,
-            route,
-            status: res.statusCode,
-            ms: Math.round(seconds * 1e5) / 100,
-            bytes: sentSince(socket),
-            session: (res as TrackedResponse)[SESSION_OF]?.handle ?? null,
-            ip: clientIp(req),
-          })
-        }
-      })
+      res.on('close', onClose)
       inner(req, res)
     }
   }
@@ -131,6 +135,10 @@ export class Observability {
     }
   }
 }
+
+/** When the response's request arrived (performance.now()), for its duration. */
+const STARTED = Symbol('sessionkit.started')
+type ObservedResponse = TrackedResponse & { [STARTED]?: number }
 
 /** What a socket had sent when its previous response closed (keep-alive: many per socket). */
 const SENT = Symbol('sessionkit.sent')

@@ -463,7 +463,9 @@ export class MemoryStore implements Store {
     if (excess <= 0) return true
     if (limit.policy === 'refuse') return false
     live.sort(([, a], [, b]) => a.lastSeenAt - b.lastSeenAt)
-    for (const [key, entry] of live.slice(0, excess)) this.#remove(key, entry)
+    const evicted = live.slice(0, excess)
+    for (const [key, entry] of evicted) this.#remove(key, entry)
+    limit.onEvicted?.(evicted.map(([, entry]) => entry.handle))
     return true
   }
 

@@ -59,7 +59,7 @@ export interface ScriptCommands {
   /**
    * INDEX_ADD under a per-user cap, in one atomic step on the index's slot. `seen` is
    * `handle, value, lastSeenAt` triples the caller read (lastSeenAt `''` = the session is gone).
-   * Answers `['ok', value written, ...evicted storage keys]` or `['refused']`.
+   * Answers `['ok', value written, ...evicted (storage key, handle) pairs]` or `['refused']`.
    */
   sessionkitIndexAdmit(
     indexKey: string,
@@ -283,6 +283,7 @@ if #live >= max then
   for i = 1, #live - max + 1 do
     redis.call('HDEL', KEYS[1], live[i][1])
     reply[#reply + 1] = live[i][2]
+    reply[#reply + 1] = live[i][1]
   end
 end
 redis.call('HSET', KEYS[1], ARGV[1], reply[2])

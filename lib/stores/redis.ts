@@ -288,8 +288,10 @@ export class RedisStore implements Store {
       Math.max(1, ttlMs(r.absoluteExpiresAt)), limit.max, limit.policy, limit.replacing ?? '',
       INDEX_PRUNE_GRACE_MS, ...seen)
     if (reply[0] === 'refused') return 'refused'
-    const [, value, ...evicted] = reply as [string, string, ...string[]]
+    const [, value, ...pairs] = reply as [string, string, ...string[]]
+    const evicted = pairs.filter((_, i) => i % 2 === 0)
     const [created] = await Promise.all([this.#createRecord(key, r), ...evicted.map((k) => this.#destroy(k))])
+    if (evicted.length > 0) limit.onEvicted?.(pairs.filter((_, i) => i % 2 === 1))
     if (created && (await this.#client.hget(indexKey, r.handle)) !== value) await this.#destroy(key)
     return created
   }

@@ -8,7 +8,7 @@ import { storeConformance } from '../fixtures/store-conformance.js'
 
 const histogram = () => new Registry().histogram('op_seconds', 'Ops.', ['operation', 'outcome'], [0.001, 1])
 
-t.test('every operation is timed under its own name, ok or error, and passed through unchanged', async (t) => {
+t.test('every operation is timed under its own name, ok, and passed through unchanged', async (t) => {
   const inner = new MemoryStore()
   const h = histogram()
   const timed = new TimedStore(inner, h)
@@ -41,6 +41,33 @@ t.test('every operation is timed under its own name, ok or error, and passed thr
   const err = h.snapshot().series.find((s) => s.labels[0] === 'get' && s.labels[1] === 'error')
   t.same(err?.counts?.reduce((a, b) => a + b, 0), 1)
   await timed.close()
+})
+
+t.test('outcome: a refusal for room (ERR_STORE_FULL) is `refused`, any other rejection `error`, local or remote', async (t) => {
+  const h = histogram()
+  const count = (op: string, outcome: string) => h.snapshot().series.find((s) => s.labels[0] === op && s.labels[1] === outcome)?.counts?.reduce((a, b) => a + b, 0)
+  // A real refusal: every counter the memory store may hold is at its limit (a lock in force).
+  const full = new TimedStore(new MemoryStore({ maxCounters: 1 }), h)
+  t.match(await full.consume([{ key: 'a', windowMs: 60_000, limit: 1 }]), { allowed: true })
+  await t.rejects(full.consume([{ key: 'b', windowMs: 60_000, limit: 1 }]), { code: ErrorCodes.STORE_FULL })
+  t.equal(count('consume', 'ok'), 1)
+  t.equal(count('consume', 'refused'), 1)
+  t.equal(count('consume', 'error'), 0)
+  await full.close()
+
+  const closed = new MemoryStore()
+  await closed.close()
+  const local = new TimedStore(closed, h)
+  await t.rejects(local.create('k', {} as never), { code: ErrorCodes.STORE_UNAVAILABLE })
+  t.equal(count('create', 'error'), 1, 'a closed local store failing a create is an error')
+
+  const remote = new TimedStore(withOverrides(new MemoryStore(), { local: false, get: () => Promise.reject(new StoreError(ErrorCodes.STORE_FULL, 'full')), touch: () => Promise.reject(new Error('boom')) }), h)
+  await t.rejects(remote.get('k'), { code: ErrorCodes.STORE_FULL })
+  await t.rejects(remote.touch('k', 0, 0), { message: 'boom' })
+  t.equal(count('get', 'refused'), 1)
+  t.equal(count('touch', 'error'), 1, 'a rejection that is not a StoreError is an error')
+  await remote.ping()
+  t.equal(count('ping', 'ok'), 1)
 })
 
 // The wrapper is a Store in every respect the engine relies on.

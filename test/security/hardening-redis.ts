@@ -1,51 +1,19 @@
 // Throttling and flood attacks against the server on Redis (see the suite), and two server
 // instances on one Redis sharing every limit; keys are counted by prefix, and every key this
 // file wrote is deleted at the end.
-import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
 import t from 'tap'
-import type { Store } from '../../lib/store.js'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { call, hardeningSuite } from '../fixtures/hardening-suite.js'
+import { redisHardening } from '../fixtures/hardening-stores.js'
 import { JOHN } from '../fixtures/http-client.js'
 import { boot } from '../fixtures/server-suite.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const run = `t-hard-${randomBytes(6).toString('hex')}:`
-const raw = new Redis(url)
-const prefixes = new WeakMap<Store, string>()
-let n = 0
+const redis = redisHardening(url)
+const run = redis.run
+t.teardown(() => redis.cleanup())
 
-async function keys(pattern: string): Promise<string[]> {
-  const out: string[] = []
-  let cursor = '0'
-  do {
-    const [next, batch] = await raw.scan(cursor, 'MATCH', pattern, 'COUNT', 1000)
-    out.push(...batch)
-    cursor = next
-  } while (cursor !== '0')
-  return out
-}
-
-t.teardown(async () => {
-  const left = await keys(`${run}*`)
-  if (left.length > 0) await raw.del(...left)
-  await raw.quit()
-})
-
-await hardeningSuite(t, {
-  name: 'redis',
-  makeStore: () => {
-    const prefix = `${run}${n++}:`
-    const store = new RedisStore({ url, prefix })
-    prefixes.set(store, prefix)
-    return store
-  },
-  size: async (store) => {
-    const prefix = prefixes.get(store) as string
-    return { counters: (await keys(`${prefix}h:*`)).length, sessions: (await keys(`${prefix}s:*`)).length }
-  },
-})
+await hardeningSuite(t, redis.options)
 
 t.test('two instances on one Redis share every limit', async (t) => {
   const prefix = `${run}shared:`

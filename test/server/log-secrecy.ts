@@ -1,8 +1,9 @@
 /**
  * No log line ever holds a cookie value, a session ID, a session's storage key or a password
  * (OWASP ASVS 5.0 16.2.5), over a full run of the black-box suite: every test file of
- * test/security/ and the server suites of test/server/ run here again, in this process, with
- * LOG_LEVEL=debug, metrics on, and every line the servers log captured.
+ * test/security/ and the server suites of test/server/ run here again, in this process (the flood
+ * suites as subtests: their cases, not their files), with LOG_LEVEL=debug, metrics on, and every
+ * line the servers log captured.
  *
  * What is searched for is collected from the traffic itself, server-side: every value of every
  * Cookie request header (forged ones included), every Set-Cookie value sent, the session ID inside
@@ -16,6 +17,8 @@ import t from 'tap'
 import { bcryptPool } from '../../lib/auth/bcrypt-pool.js'
 import { hashSessionId, isWellFormedSessionId } from '../../lib/id.js'
 import { Logger } from '../../lib/server/log.js'
+import { hardeningSuite } from '../fixtures/hardening-suite.js'
+import { memoryHardening, redisHardening } from '../fixtures/hardening-stores.js'
 import { ADMIN, JOHN } from '../fixtures/http-client.js'
 import { observeHook } from '../fixtures/observe-hook.js'
 
@@ -78,12 +81,16 @@ const here = new URL('.', import.meta.url)
 const security = new URL('../security/', import.meta.url)
 const files = [
   ...readdirSync(here).filter((f) => /^app-.*\.ts$/.test(f) || f === 'store-failure.ts' || f === 'admin.ts').map((f) => new URL(f, here)),
-  // The flood suites (hardening-*.ts) are left out: imported here, tap's root test ends between
-  // them and the next file ("cannot create subtest after parent test ends"). Their endpoints are
-  // the same login, cart and logout routes the other files drive; they log nothing new.
+  // The flood suites (hardening-*.ts) are not imported (imported here, tap's root test ended
+  // between them and the next file: "cannot create subtest after parent test ends"); their cases
+  // run below as subtests, on the same stores their files use.
   ...readdirSync(security).filter((f) => f.endsWith('.ts') && !f.startsWith('hardening-')).map((f) => new URL(f, security)),
 ]
 for (const file of files) await import(file.href)
+
+const redis = redisHardening(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
+t.teardown(() => redis.cleanup())
+for (const options of [memoryHardening, redis.options]) await t.test(`hardening suite, ${options.name}`, (t) => hardeningSuite(t, options))
 
 t.test('no log line holds a cookie value, a session ID or key, or a password', async (t) => {
   log.flush()
@@ -98,7 +105,7 @@ t.test('no log line holds a cookie value, a session ID or key, or a password', a
     t.ok(events.has(kind), `audit lines include ${kind}`)
   }
   const reasons = new Set(entries.filter((e) => e.kind === 'audit').map((e) => `${e.event} ${e.reason}`))
-  for (const reason of ['login.failed unknown-user', 'login.failed bad-password', 'login.failed disabled', 'login.failed throttled', 'session.revoked user-revoked', 'session.revoked admin-revoked', 'session.revoked password-changed', 'session.revoked credential-version']) {
+  for (const reason of ['login.failed unknown-user', 'login.failed bad-password', 'login.failed disabled', 'login.failed throttled', 'session.revoked user-revoked', 'session.revoked admin-revoked', 'session.revoked password-changed', 'session.revoked credential-version', 'session.revoked limit-evicted']) {
     t.ok(reasons.has(reason), `audit lines include ${reason}`)
   }
   t.ok(secrets.size > 200, `${secrets.size} cookie values, IDs and keys collected`)

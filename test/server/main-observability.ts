@@ -50,8 +50,16 @@ t.test('JSON lines on stdout, metrics on loopback, everything flushed at SIGTERM
   const scrape = await fetch(metricsUrl)
   t.equal(scrape.status, 200)
   await promtoolCheck(t, await scrape.text())
+  // Lines are buffered: the last requests' lines are still pending when the signal arrives, and
+  // shutdown must write them all.
+  const PROBES = 200
+  const statuses: number[] = []
+  for (let i = 0; i < PROBES; i++) statuses.push((await fetch(`${url}/healthz?n=${i}`)).status)
+  t.ok(statuses.every((s) => s === 200), `${PROBES} probes answered`)
   p.child.kill('SIGTERM')
   t.equal(await p.exited, 0)
+  const probes = p.out().split('\n').filter((l) => l.includes('"route":"/healthz"'))
+  t.equal(probes.length, PROBES, 'every access line written, none lost at shutdown')
   const lines = p.out().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
   t.match(lines, [
     { kind: 'message', message: /listening on/ },

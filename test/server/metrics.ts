@@ -74,6 +74,16 @@ t.test('METRICS_TOKEN: Bearer in constant time; the numbers follow the traffic; 
   t.equal(await head.text(), '')
 })
 
+t.test('a login past the per-user session limit counts the evicted session as revoked, limit-evicted', async (t) => {
+  const server = await boot(t, new MemoryStore(), { METRICS_TOKEN: TOKEN, MAX_SESSIONS_PER_USER: '1' })
+  const first = new Client(server.url)
+  await first.login(JOHN.email, JOHN.password)
+  await new Client(server.url).login(JOHN.email, JOHN.password)
+  t.equal((await first.get('/dashboard')).status, 401, 'the older session was ended')
+  const text = (await first.get('/metrics', { headers: auth })).body as string
+  t.equal(sample(text, 'sessionkit_security_events_total{event="session.revoked",reason="limit-evicted"}'), 1)
+})
+
 t.test('METRICS_PORT: a loopback listener serving /metrics only, no token; the public port has none', async (t) => {
   const server = await boot(t, new MemoryStore(), { METRICS_PORT: '0' })
   t.match(server.metricsUrl, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/)
