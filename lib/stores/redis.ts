@@ -202,8 +202,8 @@ export class RedisStore implements Store {
     this.#onError = (err: Error) => o.onClientError(err)
     this.#client.on('error', this.#onError)
     if (o.clientCache !== false) {
-      this.#cache = new RedisTracking<SessionRecord>({ client: this.#client as Redis, ...o.clientCache, onError: this.#onError })
-      for (const [name, definition] of Object.entries(SCRIPTS)) this.#cache.reader.defineCommand(name, definition)
+      this.#cache = new RedisTracking<SessionRecord>({ client: this.#client, ...o.clientCache, onError: this.#onError })
+      for (const [name, definition] of Object.entries(SCRIPTS)) this.#cache.defineCommand(name, definition)
     }
   }
 
