@@ -27,13 +27,14 @@
  * long time; a session lookup must instead fail fast (503) and recover by itself. See
  * {@link RedisStoreOptions.commandTimeoutMs}.
  *
- * **Reads from memory.** With the client cache (on by default except on Cluster,
+ * **Reads from memory.** With the client cache (on by default, on one node, Sentinel and Cluster,
  * {@link RedisStoreOptions.clientCache}), `get` answers from process memory what it read before,
- * and Redis itself reports every change of those keys (lib/stores/redis-tracking.ts). What another
- * process sees, and when: a write, touch or destroy here drops the local entry as soon as it
- * settles; in every other process Redis's invalidation message drops it a moment later (well
- * under 50 ms; test/stores/redis-cache.ts measures the worst case). Only `get` uses the cache:
- * `listByUser` and `destroyByUser` always read Redis.
+ * and Redis itself reports every change of those keys (lib/stores/redis-tracking.ts; on Cluster,
+ * each master reports the keys of its slots). What another process sees, and when: a write, touch
+ * or destroy here drops the local entry as soon as it settles; in every other process Redis's
+ * invalidation message drops it a moment later (well under 50 ms; test/stores/redis-cache.ts and
+ * test/stores/redis-cluster.ts measure the worst case). Only `get` uses the cache: `listByUser`
+ * and `destroyByUser` always read Redis.
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError, typeError } from '../errors.js'
@@ -115,10 +116,10 @@ export interface RedisStoreOptions {
    * made by any process (logout, revocation, write, touch, expiry) reaches every other process
    * in well under 50 ms (test/stores/redis-cache.ts measures it). Writes still go to Redis with
    * compare-and-set; every read still checks the idle and absolute clocks; an entry never
-   * outlives its record's `expiresAt`. Costs two more connections per store.
-   * `false` turns it off. On by default for one node and Sentinel; not available on Cluster
-   * (tracking is per node: the store would need a reader and a subscriber per master, re-pointed
-   * on every slot migration), where asking for it is an error. Default: `{ maxEntries: 10_000 }`.
+   * outlives its record's `expiresAt`. Costs two more connections per store (on Cluster, two per
+   * master: each read goes to the master owning its slot; a failover, a slot migration or a MOVED
+   * flushes the cache). `false` turns it off. On by default on one node, Sentinel and Cluster.
+   * Default: `{ maxEntries: 10_000 }`.
    */
   clientCache?: false | RedisClientCacheOptions
   /**
@@ -674,8 +675,7 @@ function resolveOptions(options: RedisStoreOptions): Resolved {
   if (sentinel !== undefined) checkSentinel(sentinel)
   if (onClientError !== undefined && typeof onClientError !== 'function') invalid('onClientError', 'must be a function')
   const log = onClientError ?? throttledErrorLog(ERROR_LOG_INTERVAL_MS, process.stderr.write.bind(process.stderr), Date.now)
-  const cluster = clusterNodes !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
-  const cache = resolveCache(clientCache, cluster)
+  const cache = resolveCache(clientCache)
   return { client, url, clusterNodes, sentinel, clientCache: cache, prefix, commandTimeoutMs: ms, onClientError: log }
 }
 
@@ -692,14 +692,10 @@ function checkSentinel(sentinel: unknown): void {
   if (db !== undefined && !(Number.isInteger(db) && (db as number) >= 0)) invalid('sentinel.db', 'must be a non-negative integer')
 }
 
-/** `clientCache`: off when asked, off by default on Cluster (and refused there when asked for). */
-function resolveCache(clientCache: unknown, cluster: boolean): false | RedisClientCacheOptions {
+/** `clientCache`: off when asked, else on with these bounds (one node, Sentinel and Cluster alike). */
+function resolveCache(clientCache: unknown): false | RedisClientCacheOptions {
   if (clientCache === false) return false
   if (clientCache !== undefined && !isObject(clientCache)) invalid('clientCache', 'must be false or an object')
-  if (cluster) {
-    if (clientCache !== undefined) invalid('clientCache', 'is not available on Redis Cluster (tracking is per node)')
-    return false
-  }
   const { maxEntries = 10_000, leaseMs = 1000 } = (clientCache ?? {}) as RedisClientCacheOptions
   // Checked here, before any connection exists (RedisTracking checks them again).
   if (!Number.isInteger(maxEntries) || maxEntries < 1) invalid('clientCache.maxEntries', 'must be a positive integer')
