@@ -24,19 +24,22 @@
  *    later write can arrive in either order, so an invalidation (from Redis or {@link
  *    RedisTracking.invalidate}) also voids every read of that key still in flight: its answer is
  *    returned but not kept (the race described in the Redis docs, "the race condition" section).
- * 2. *A lost connection loses invalidations.* When a connection of any lane closes (dropped,
- *    `CLIENT KILL`, Redis restart, a Sentinel or Cluster failover), everything is flushed, and that
- *    lane's reads bypass memory (they still go to Redis) until it is set up again and proven. A
+ * 2. *A lost connection loses invalidations.* When a connection of a lane closes (dropped,
+ *    `CLIENT KILL`, Redis restart, a Sentinel or Cluster failover), every entry read on that lane
+ *    is flushed (on Cluster the other masters' entries stay: their tracking is intact, so a
+ *    failover does not send every read of the healthy masters back to Redis), reads in flight are
+ *    voided, and that lane's reads bypass memory (they still go to Redis) until it is set up again and proven. A
  *    read issued before that is never kept.
  * 3. *A silent connection is not trusted.* Every `leaseMs / 4` each lane's subscriber sends a PING,
  *    answered after every invalidation sent before it; memory is served only while such a proof is
  *    younger than `leaseMs` (nothing is flushed: the next answered PING makes the entries good).
  * 4. *Cluster: the owner, or nothing.* A read answered by a node is kept only if that node owned
  *    the key's slot when it answered (a node that does not answers MOVED or ASK; a replica without
- *    READONLY answers MOVED). A MOVED or ASK on a lane, a new slot map (the Cluster client's
- *    `refresh` after a failover or a resharding), or a node coming or going flushes everything;
- *    the read is answered through the Cluster client (which follows the redirect) and not kept. A
- *    key migrated to another master is deleted on its old one, which invalidates it there.
+ *    READONLY answers MOVED). A MOVED or ASK on a lane flushes everything, and the read is
+ *    answered through the Cluster client (which follows the redirect) and not kept. A new slot
+ *    map (the Cluster client's `refresh`, `+node`, `-node` after a failover or a resharding)
+ *    flushes the entries of every master that lost a slot. A key migrated to another master is
+ *    deleted on its old one, which invalidates it there.
  *
  * So a change is seen at the latest `leaseMs` after it was made, whatever fails, and in normal
  * operation as soon as its invalidation crosses the loopback or LAN (well under a millisecond on
@@ -109,7 +112,7 @@ export interface TrackingStats {
   bypassed: number
   /** Keys named by Redis invalidation messages, or by {@link RedisTracking.invalidate}. */
   invalidations: number
-  /** Times all entries were dropped at once (a connection lost, FLUSHDB, a Cluster topology change). */
+  /** Times entries were dropped at once: all (FLUSHDB, a Cluster topology change) or a lane's (its connection lost). */
   flushes: number
   /** Entries in memory now. */
   size: number
@@ -169,7 +172,7 @@ export class RedisTracking<V> {
     this.#now = o.now
     this.#owner = {
       message: (_lane, message) => this.#message(message),
-      lost: () => this.clear(),
+      lost: (lane) => this.#flushLane(lane),
       ended: (lane) => this.#ended(lane),
       onState: o.onStateChange,
       onError: o.onError,
@@ -207,10 +210,14 @@ export class RedisTracking<V> {
     if (this.#cluster !== undefined && typeof client[name] !== 'function') this.#cluster.defineCommand(name, definition)
   }
 
-  /** True while reads may be answered from memory: every lane (one per master on Cluster) active. */
+  /**
+   * True while every read may be answered from memory: the lane active (Cluster: every master of
+   * the slot map has an active lane). For tests and health checks; a read looks at its own lane.
+   */
   get active(): boolean {
-    const lanes = this.#allLanes()
-    return lanes.length > 0 && lanes.every((lane) => lane.active) && (this.#cluster === undefined || this.#covered())
+    if (this.#single !== undefined) return this.#single.active
+    const masters = new Set(this.#owners)
+    return !masters.has(undefined) && [...masters].every((key) => this.#lanes.get(key as string)?.active === true) && this.#covered()
   }
 
   /**
@@ -240,7 +247,15 @@ export class RedisTracking<V> {
   async get(key: string, load: Loader<V>): Promise<V | null> {
     if (this.#closed) throw new Error('RedisTracking is closed')
     const hit = this.peek(key)
-    if (hit !== undefined) return hit
+    return hit !== undefined ? hit : this.fetch(key, load)
+  }
+
+  /**
+   * The value under `key` from Redis, never from memory, kept as {@link RedisTracking.get} keeps
+   * it: for a caller that must see what Redis holds now (a check before a change).
+   */
+  async fetch(key: string, load: Loader<V>): Promise<V | null> {
+    if (this.#closed) throw new Error('RedisTracking is closed')
     const lane = this.#laneOf(key)
     const active = lane !== undefined && lane.active
     if (active) this.#stats.misses++
@@ -294,6 +309,19 @@ export class RedisTracking<V> {
     this.#entries.clear()
   }
 
+  /** Rule 2: drop every entry read on `lane` and void every read in flight. */
+  #flushLane(lane: TrackingLane): void {
+    if (this.#single !== undefined) return this.clear()
+    this.#epoch++
+    let dropped = false
+    for (const [key, entry] of this.#entries) {
+      if (entry.lane !== lane) continue
+      this.#entries.delete(key)
+      dropped = true
+    }
+    if (dropped) this.#stats.flushes++
+  }
+
   stats(): TrackingStats {
     return { ...this.#stats, size: this.#entries.size }
   }
@@ -329,22 +357,24 @@ export class RedisTracking<V> {
   }
 
   /**
-   * Cluster: match the lanes to the slot map. Any change of a slot's owner flushes everything (rule
-   * 4); a lane whose node no longer owns a slot is closed; a master without a lane gets one.
+   * Cluster: match the lanes to the slot map. A master that lost a slot loses its entries (rule 4:
+   * those of the others are still tracked by their owner); a lane whose node owns no slot any more
+   * is closed; a master without a lane gets one.
    */
   #reconcile(): void {
     // Never after close(): it stops listening and cancels the timer of #ended.
     const cluster = this.#cluster as Cluster
     const slots = cluster.slots
     const owners: Array<string | undefined> = []
-    let moved = false
+    const losers = new Set<string | undefined>()
     for (let slot = 0; slot < 16384; slot++) {
       owners[slot] = slots[slot]?.[0]
-      if (owners[slot] !== this.#owners[slot]) moved = true
+      if (owners[slot] !== this.#owners[slot]) losers.add(this.#owners[slot])
     }
-    if (moved) {
-      this.#owners = owners
-      this.clear()
+    this.#owners = owners
+    for (const key of losers) {
+      const lane = key === undefined ? undefined : this.#lanes.get(key)
+      if (lane !== undefined) this.#flushLane(lane)
     }
     const masters = new Set(owners.filter((o): o is string => o !== undefined))
     for (const [key, lane] of this.#lanes) {
@@ -373,7 +403,6 @@ export class RedisTracking<V> {
     if (this.#cluster === undefined) return
     for (const [key, l] of this.#lanes) if (l === lane) this.#lanes.delete(key)
     lane.close()
-    this.clear()
     // The node may have failed over: re-read the slot map, and match the lanes to it shortly (if
     // the refresh brings no change, no event would).
     this.#cluster.refreshSlotsCache()

@@ -361,6 +361,7 @@ t.test('INFO without run_id is refused', async (t) => {
   await cache.close()
   await cache.close()
   await t.rejects(cache.get('k', getString), /closed/)
+  await t.rejects(cache.fetch('k', getString), /closed/)
 })
 
 t.test('close() during setup cuts the half-made subscriber', async (t) => {
