@@ -59,7 +59,7 @@ export function createStore(config: StoreConfig, prefix = 'sk:', memory: Hardeni
     case 'redis':
       return new RedisStore({ url: config.url, prefix, ...(config.clientCache === false ? { clientCache: false } : {}) })
     case 'cluster':
-      return new RedisStore({ clusterNodes: config.nodes, prefix })
+      return new RedisStore({ clusterNodes: config.nodes, prefix, ...(config.clientCache === false ? { clientCache: false } : {}) })
     case 'sentinel':
       return new RedisStore({ sentinel: config.sentinel, prefix, ...(config.clientCache === false ? { clientCache: false } : {}) })
   }

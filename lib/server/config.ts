@@ -18,7 +18,7 @@
  * | REDIS_USERNAME, REDIS_PASSWORD | (unset)          | ACL user/password of the master (Sentinel mode;|
  * |                      |                            | with REDIS_URL put them in the URL)            |
  * | REDIS_CLIENT_CACHE   | on                         | `off`: no in-process cache of session records  |
- * |                      |                            | (CLIENT TRACKING; always off on Cluster)       |
+ * |                      |                            | (CLIENT TRACKING; node, Sentinel and Cluster)  |
  * | REDIS_PREFIX         | sk:                        | prefix of every Redis key (several apps, tests)|
  * | USERS_FILE           | (unset → demo users)       | JSON file of users with bcrypt hashes          |
  * | WORKERS              | 1                          | processes (node:cluster); needs Redis          |
@@ -71,7 +71,7 @@ export interface SentinelConfig {
 export type StoreConfig =
   | { kind: 'memory' }
   | { kind: 'redis'; url: string; clientCache?: false }
-  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }> }
+  | { kind: 'cluster'; nodes: Array<{ host: string; port: number }>; clientCache?: false }
   | { kind: 'sentinel'; sentinel: SentinelConfig; clientCache?: false }
 
 export interface ServerConfig {
@@ -131,7 +131,7 @@ function timeouts(env: NodeJS.ProcessEnv): ServerConfig['timeouts'] {
 function storeConfig(env: NodeJS.ProcessEnv): StoreConfig {
   const cache = envOneOf(env, 'REDIS_CLIENT_CACHE', 'on', ['on', 'off'], true) === 'off' ? { clientCache: false as const } : {}
   const clusterNodes = envText(env, 'REDIS_CLUSTER_NODES')
-  if (clusterNodes !== undefined) return { kind: 'cluster', nodes: parseNodes(clusterNodes) }
+  if (clusterNodes !== undefined) return { kind: 'cluster', nodes: parseNodes(clusterNodes), ...cache }
   const sentinels = envText(env, 'REDIS_SENTINELS')
   if (sentinels !== undefined) {
     const name = envText(env, 'REDIS_SENTINEL_NAME')

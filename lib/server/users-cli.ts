@@ -2,8 +2,8 @@
  * `npm run users -- <command>`: user administration for operators, against the store the server
  * is configured with (the same environment: REDIS_URL / REDIS_CLUSTER_NODES / REDIS_PREFIX, or
  * USERS_FILE for the memory store). A change made here is in force on every running server at
- * once: on Redis it is published to their caches, and the credential version it bumps ends the
- * user's sessions (lib/auth/guards.ts). With the memory store the file is rewritten; servers
+ * once: on Redis their caches hear of it from Redis (client tracking), and the credential version
+ * it bumps ends the user's sessions (lib/auth/guards.ts). With the memory store the file is rewritten; servers
  * read it at start.
  *
  *     npm run users -- list
@@ -25,7 +25,7 @@ import type { RedisStore } from '../stores/redis.js'
 import { createStore } from './app.js'
 import { MemoryUserStore } from '../users/memory.js'
 import { RedisUserStore } from '../users/redis.js'
-import { NO_FEED, type ChangeResult, type DeleteResult, type User, type UserStore } from '../users/store.js'
+import { type ChangeResult, type DeleteResult, type User, type UserStore } from '../users/store.js'
 import { emailProblem, nameProblem, roleProblem } from '../users/validate.js'
 import { loadConfig, type ServerConfig } from './config.js'
 import { importUsers, readUsersFile, toUser } from './users.js'
@@ -74,8 +74,9 @@ async function open(config: ServerConfig): Promise<{ users: UserStore; close: ()
     return { users: new MemoryUserStore((await readUsersFile(file)).map(toUser), { file }), close: async () => {} }
   }
   const sessions = createStore(config.store, config.redisPrefix) as RedisStore
-  // The CLI caches nothing, so it needs no feed; its changes are published to the servers' feeds.
-  const users = new RedisUserStore({ client: sessions.client, changes: NO_FEED, prefix: config.redisPrefix })
+  // The CLI reads each user once: no cache. Its changes reach the servers' caches through Redis's
+  // client tracking, like any other process's.
+  const users = new RedisUserStore({ client: sessions.client, cache: false, prefix: config.redisPrefix })
   return { users, close: () => sessions.close() }
 }
 

@@ -8,16 +8,15 @@
  *   are created; a user that exists is never overwritten, so a password changed at run time
  *   survives restarts. The log says how many were imported and kept.
  *
- * Either way the routes see a {@link UserCache}: users in process, invalidated by the store's
- * change feed.
+ * Either way the routes see a {@link UserCache}: users answered from process memory where the
+ * store keeps them coherently (with Redis: under client tracking, lib/users/redis.ts).
  */
 import { readFile } from 'node:fs/promises'
 import type { Cluster, Redis } from 'ioredis'
 import { hashPassword, isBcryptHash } from '../auth/password.js'
 import { UserCache } from '../users/cache.js'
 import { MemoryUserStore } from '../users/memory.js'
-import { feedConnector, RedisChangeFeed } from '../users/redis-feed.js'
-import { channelOf, RedisUserStore } from '../users/redis.js'
+import { RedisUserStore } from '../users/redis.js'
 import { normalizeEmail, type Role, type User, type UserStore } from '../users/store.js'
 import { emailProblem, idProblem, nameProblem, roleProblem } from '../users/validate.js'
 import { ConfigError, type ServerConfig } from './config.js'
@@ -171,10 +170,9 @@ export async function openUsers(config: ServerConfig, options: OpenUsersOptions 
     return new UserCache(new MemoryUserStore(users.map(toUser), file === undefined ? {} : { file }))
   }
   const prefix = config.redisPrefix
-  // The feed's connection copies the session client's options (password, TLS, db); on Cluster it
-  // tries the nodes the client knows, in turn, so a dead node is left behind.
-  const changes = new RedisChangeFeed({ channel: channelOf(prefix), connect: feedConnector({ client: options.redisClient }) })
-  const store = new RedisUserStore({ client: options.redisClient, changes, prefix })
+  // The user cache's tracking connections copy the session client's options (password, TLS, db;
+  // on Cluster, its node connections'), whether or not the session cache is on.
+  const store = new RedisUserStore({ client: options.redisClient, prefix })
   try {
     const counts = await importUsers(store, users)
     if (users.length > 0) {

@@ -4,12 +4,14 @@
  * so a read that hits memory costs no round trip and a change made anywhere (another process,
  * another instance, Redis expiring or evicting the key) still reaches this process.
  *
- * **Two connections, RESP2 with REDIRECT.** The cache duplicates the client it is given twice:
- * - the *reader* runs `CLIENT TRACKING ON REDIRECT <id>`: Redis remembers every key it reads, and
- *   when one of them changes it tells the connection `<id>`;
- * - the *subscriber* (`protocol: 2`) is that connection: it is subscribed to
- *   `__redis__:invalidate` and receives the names of changed keys as pub/sub messages (`null` for
- *   FLUSHDB / FLUSHALL / a full resync).
+ * **Lanes: two connections per server, RESP2 with REDIRECT** (lib/stores/tracking-lane.ts). The
+ * *reader* runs `CLIENT TRACKING ON REDIRECT <id>`: Redis remembers every key it reads, and when one
+ * of them changes it tells the *subscriber* `<id>` (`protocol: 2`, subscribed to
+ * `__redis__:invalidate`), which receives the names of changed keys as pub/sub messages (`null`
+ * for FLUSHDB / FLUSHALL / a full resync). One node or Sentinel: one lane, duplicated from your
+ * client. Redis Cluster: one lane per master, made from the Cluster's own node connections (same
+ * auth and TLS), and each read goes to the lane of the master that owns its key's slot
+ * (lib/stores/key-slot.ts, looked up in the Cluster client's slot map).
  *
  * Why not RESP3 on one connection (no redirect): ioredis 6 decodes RESP3 push frames but hands only
  * pub/sub pushes to the application; an `invalidate` push is dropped silently (DataHandler's
@@ -17,41 +19,52 @@
  * messages are part of ioredis's public API (`messageBuffer`), and Redis sends invalidations to a
  * RESP2 client exactly when it is the REDIRECT target subscribed to that channel.
  *
- * **Never a stale read past the bound.** Three rules:
+ * **Never a stale read past the bound.** Four rules:
  * 1. *Fills race invalidations.* With two connections a read's reply and the invalidation of a
  *    later write can arrive in either order, so an invalidation (from Redis or {@link
  *    RedisTracking.invalidate}) also voids every read of that key still in flight: its answer is
  *    returned but not kept (the race described in the Redis docs, "the race condition" section).
- * 2. *A lost connection loses invalidations.* When either connection closes (dropped, `CLIENT
- *    KILL`, Redis restart, a Sentinel failover), everything is flushed and reads bypass the cache
- *    (they still go to Redis) until a fresh subscriber is subscribed, the reader's tracking points
- *    at it, and both are shown to be on the same server (`run_id`, since client IDs repeat across
- *    servers). A read issued before that is never kept.
- * 3. *A silent connection is not trusted.* A connection can also die without closing (a network
- *    partition) while others keep writing. Every `leaseMs / 4` the subscriber sends a PING; Redis
- *    answers on the same connection, after every invalidation it produced before the PING, so its
- *    reply proves this process has heard of every change made before the PING was sent. Memory is
- *    served only while such a proof is younger than `leaseMs`; otherwise reads go to Redis (nothing
- *    is flushed: the next answered PING makes the entries good again).
+ * 2. *A lost connection loses invalidations.* When a connection of a lane closes (dropped,
+ *    `CLIENT KILL`, Redis restart, a Sentinel or Cluster failover), every entry read on that lane
+ *    is flushed (on Cluster the other masters' entries stay: their tracking is intact, so a
+ *    failover does not send every read of the healthy masters back to Redis), reads in flight are
+ *    voided, and that lane's reads bypass memory (they still go to Redis) until it is set up again and proven. A
+ *    read issued before that is never kept.
+ * 3. *A silent connection is not trusted.* Every `leaseMs / 4` each lane's subscriber sends a PING,
+ *    answered after every invalidation sent before it; memory is served only while such a proof is
+ *    younger than `leaseMs` (nothing is flushed: the next answered PING makes the entries good).
+ * 4. *Cluster: the owner, or nothing.* A read answered by a node is kept only if that node owned
+ *    the key's slot when it answered (a node that does not answers MOVED or ASK; a replica without
+ *    READONLY answers MOVED). A MOVED or ASK on a lane flushes everything, and the read is
+ *    answered through the Cluster client (which follows the redirect) and not kept. A new slot
+ *    map (the Cluster client's `refresh`, `+node`, `-node` after a failover or a resharding)
+ *    flushes the entries of every master that lost a slot. A key migrated to another master is
+ *    deleted on its old one, which invalidates it there.
  *
  * So a change is seen at the latest `leaseMs` after it was made, whatever fails, and in normal
  * operation as soon as its invalidation crosses the loopback or LAN (well under a millisecond on
- * an idle machine; test/stores/redis-cache.ts measures the worst case across two stores).
+ * an idle machine; test/stores/redis-cache.ts measures the worst case across two stores, on one
+ * node and on Cluster). The one exception is split brain, as with Sentinel: a master cut off from
+ * its Cluster but not from this process keeps answering PINGs until ioredis learns the new slot
+ * map (a MOVED from the new master, or a refresh).
  *
- * **What may be cached under a key.** Only a value derived from that one Redis key, read on
- * {@link RedisTracking.reader}: Redis tracks the keys the reader reads (including keys read by a
- * Lua script, on Redis 7), and the invalidation names the key, not the entry.
+ * **What may be cached under a key.** Only a value derived from that one Redis key, read on the
+ * reader a {@link Loader} is given: Redis tracks the keys the reader reads (including keys read by
+ * a Lua script, on Redis 7), and the invalidation names the key, not the entry. Define your Lua
+ * commands with {@link RedisTracking.defineCommand}: a loader may be handed a lane's reader or
+ * (bypassing memory on Cluster) the Cluster client, and both must know them.
  *
  * **Writes by this process** go through your own client, and their invalidation comes back through
  * Redis like anyone's, a moment after the write's reply. Call {@link RedisTracking.invalidate}
  * right after such a write (whatever its outcome) so that this process reads its own writes.
- *
- * **Not for Redis Cluster.** Tracking is per node: a Cluster client would need one reader and one
- * subscriber per master, re-pointed on every slot migration. The constructor refuses a `Cluster`.
  */
-import type { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
 import { MAX_TIMER_MS } from '../limits.js'
 import { integerOption, objectOption, optionError } from '../option-check.js'
+import { keySlot } from './key-slot.js'
+import { TrackingLane, type LaneOwner } from './tracking-lane.js'
+
+export { INVALIDATION_CHANNEL } from './tracking-lane.js'
 
 /** A value to keep, and until when (ms since the epoch, by the cache's `now`; `Infinity`: no limit). */
 export interface Tracked<V> {
@@ -60,31 +73,33 @@ export interface Tracked<V> {
 }
 
 /**
- * Reads `key` on `reader` (the tracking connection) and returns the value to keep, or `null` when
- * there is nothing to keep (a missing key is not cached). Rejections are passed to the caller.
+ * Reads `key` on `reader` and returns the value to keep, or `null` when there is nothing to keep
+ * (a missing key is not cached). `reader` is a lane's tracking connection, or on Cluster, while the
+ * key's lane is not active, the Cluster client. Rejections are passed to the caller.
  */
-export type Loader<V> = (reader: Redis, key: string) => Promise<Tracked<V> | null>
+export type Loader<V> = (reader: Redis | Cluster, key: string) => Promise<Tracked<V> | null>
 
 /** Options of {@link RedisTracking}. */
 export interface RedisTrackingOptions {
   /**
-   * A single-node or Sentinel ioredis client. It is only *duplicated* (same address, auth, TLS,
-   * Sentinel settings, `commandTimeout`): the cache never sends a command on it nor closes it.
+   * An ioredis client: one node, Sentinel, or Cluster. It is only *duplicated* (one node, Sentinel:
+   * same address, auth, TLS, Sentinel settings, `commandTimeout`) or its node connections are
+   * (Cluster); the cache never closes it. On Cluster, reads that bypass memory are sent on it.
    */
-  client: Redis
+  client: Redis | Cluster
   /** Most entries kept; the least recently used goes first. Default: `10_000`. */
   maxEntries?: number
   /**
    * Longest time memory is served without a fresh proof that no invalidation is missing (rule 3
    * in the module comment): the staleness bound when a connection hangs instead of closing. The
-   * subscriber PINGs every `leaseMs / 4`. Default: `1000`.
+   * subscribers PING every `leaseMs / 4`. Default: `1000`.
    */
   leaseMs?: number
   /** Clock for `expiresAt` and the lease. Default: `Date.now`. */
   now?: () => number
-  /** Told when serving from memory starts (`true`) or stops (`false`), with why. For logs, metrics. */
+  /** Told when a lane starts (`true`) or stops (`false`) serving memory, with why. For logs, metrics. */
   onStateChange?: (active: boolean, reason: string) => void
-  /** Called with connection errors of both connections (they reconnect by themselves). Default: ignore. */
+  /** Called with connection errors of every lane (they come back by themselves). Default: ignore. */
   onError?: (err: Error) => void
 }
 
@@ -94,25 +109,31 @@ export interface TrackingStats {
   hits: number
   /** Reads that went to Redis while the cache was active (misses, expired entries). */
   misses: number
-  /** Reads that went to Redis because the cache was not active (rule 2 or 3). */
+  /** Reads that went to Redis because the key's lane was not active (rule 2, 3 or 4). */
   bypassed: number
   /** Keys named by Redis invalidation messages, or by {@link RedisTracking.invalidate}. */
   invalidations: number
-  /** Times all entries were dropped at once (a connection lost, FLUSHDB). */
+  /** Times entries were dropped at once: all (FLUSHDB, a Cluster topology change) or a lane's (its connection lost). */
   flushes: number
   /** Entries in memory now. */
   size: number
 }
 
-/** The channel Redis publishes invalidations on for RESP2 REDIRECT targets. */
-export const INVALIDATION_CHANNEL = '__redis__:invalidate'
-const MAX_OUTSTANDING_PINGS = 4
-const RETRY_MIN_MS = 50
-const RETRY_MAX_MS = 1000
+interface Entry<V> extends Tracked<V> {
+  lane: TrackingLane
+}
 
 interface Fill {
   void: boolean
 }
+
+type Definition = { numberOfKeys?: number; lua: string }
+
+/** ioredis's name of a node: `host:port`, as in the Cluster's slot map. */
+const nodeKey = (node: Redis): string => `${node.options.host}:${node.options.port}`
+
+/** Cluster events after which the slot map may name other masters. */
+const TOPOLOGY_EVENTS = ['ready', 'refresh', '+node', '-node'] as const
 
 /**
  * A bounded LRU of values read from Redis, kept coherent by Redis's invalidation messages. See the
@@ -122,69 +143,93 @@ interface Fill {
  *   you got, it is shared with every later reader.
  */
 export class RedisTracking<V> {
-  readonly #template: Redis
-  readonly #reader: Redis
+  readonly #client: Redis | Cluster
+  readonly #cluster: Cluster | undefined
   readonly #maxEntries: number
-  readonly #leaseMs: number
   readonly #now: () => number
-  readonly #onState: (active: boolean, reason: string) => void
-  readonly #onError: (err: Error) => void
-  readonly #entries = new Map<string, Tracked<V>>()
+  readonly #owner: LaneOwner
+  readonly #entries = new Map<string, Entry<V>>()
   readonly #fills = new Map<string, Set<Fill>>()
   readonly #heartbeat: NodeJS.Timeout
+  readonly #commands = new Map<string, Definition>()
+  /** One node / Sentinel: the only lane. Cluster: undefined. */
+  readonly #single: TrackingLane | undefined
+  /** Cluster: `host:port` of a master → its lane. */
+  readonly #lanes = new Map<string, TrackingLane>()
+  /** Cluster: the owner of every slot when the lanes were last matched to the slot map. */
+  #owners: Array<string | undefined> = []
+  readonly #onTopology = (): void => this.#reconcile()
+  #retry: NodeJS.Timeout | undefined
+  #retryMs = 50
   #stats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, flushes: 0 }
-  /** The subscriber of the tracking in force; undefined while not active. */
-  #subscriber: Redis | undefined
-  #active = false
   /** Bumped by every flush: a fill started in an older epoch is never kept. */
   #epoch = 0
-  /** Bumped by every setup attempt and every loss: an older attempt gives up. */
-  #attempt = 0
-  /** Send time of the newest answered PING (rule 3). */
-  #provenAt = -Infinity
-  #outstandingPings = 0
-  #retryMs = RETRY_MIN_MS
-  #retry: NodeJS.Timeout | undefined
-  /** The subscriber of the setup attempt in progress, cut by close(). */
-  #settingUp: Redis | undefined
   #closed = false
 
   constructor(options: RedisTrackingOptions) {
     const o = resolve(options)
-    this.#template = o.client
+    this.#client = o.client
     this.#maxEntries = o.maxEntries
-    this.#leaseMs = o.leaseMs
     this.#now = o.now
-    this.#onState = o.onStateChange
-    this.#onError = o.onError
-    this.#reader = o.client.duplicate({ lazyConnect: false })
-    this.#reader.on('error', this.#onError)
-    this.#reader.on('close', () => this.#lose('reader connection closed'))
-    this.#reader.on('ready', () => this.#setup())
-    this.#heartbeat = setInterval(() => this.#ping(), Math.max(1, Math.floor(this.#leaseMs / 4))).unref()
-  }
-
-  /** The tracking connection. Define your Lua commands on it; use it only inside a {@link Loader}. */
-  get reader(): Redis {
-    return this.#reader
-  }
-
-  /** True while reads may be answered from memory (tracking in force and its lease fresh). */
-  get active(): boolean {
-    return this.#active && this.#now() - this.#provenAt <= this.#leaseMs
+    this.#owner = {
+      message: (_lane, message) => this.#message(message),
+      lost: (lane) => this.#flushLane(lane),
+      ended: (lane) => this.#ended(lane),
+      onState: o.onStateChange,
+      onError: o.onError,
+      now: o.now,
+      leaseMs: o.leaseMs,
+    }
+    if ((o.client as { isCluster?: boolean }).isCluster === true) {
+      this.#cluster = o.client as Cluster
+      for (const event of TOPOLOGY_EVENTS) this.#cluster.on(event, this.#onTopology)
+      this.#reconcile()
+    } else {
+      const client = o.client as Redis
+      this.#single = new TrackingLane(client, client.duplicate({ lazyConnect: false }), this.#owner)
+    }
+    this.#heartbeat = setInterval(() => {
+      for (const lane of this.#allLanes()) lane.ping()
+    }, Math.max(1, Math.floor(o.leaseMs / 4))).unref()
   }
 
   /**
-   * The value under `key` if memory may answer right now (the cache is active and holds a live
+   * One node / Sentinel: the tracking connection (for tests and diagnostics; load through
+   * {@link RedisTracking.get}). Throws on Cluster, which has one per master.
+   */
+  get reader(): Redis {
+    if (this.#single === undefined) throw new TypeError('a Cluster has one reader per master')
+    return this.#single.reader
+  }
+
+  /** Define a Lua command on every connection a {@link Loader} may be handed, now and later. */
+  defineCommand(name: string, definition: Definition): void {
+    this.#commands.set(name, definition)
+    for (const lane of this.#allLanes()) lane.reader.defineCommand(name, definition)
+    // The Cluster client is yours: define it there only if you have not (same name, same script).
+    const client = this.#client as unknown as Record<string, unknown>
+    if (this.#cluster !== undefined && typeof client[name] !== 'function') this.#cluster.defineCommand(name, definition)
+  }
+
+  /**
+   * True while every read may be answered from memory: the lane active (Cluster: every master of
+   * the slot map has an active lane). For tests and health checks; a read looks at its own lane.
+   */
+  get active(): boolean {
+    if (this.#single !== undefined) return this.#single.active
+    const masters = new Set(this.#owners)
+    return !masters.has(undefined) && [...masters].every((key) => this.#lanes.get(key as string)?.active === true) && this.#covered()
+  }
+
+  /**
+   * The value under `key` if memory may answer right now (its lane is active and it holds a live
    * entry), else `undefined`; never goes to Redis. Synchronous, for a caller that wants to skip
    * its own timers and promises on a hit; {@link RedisTracking.get} does the same and loads on a miss.
    */
   peek(key: string): V | undefined {
-    const now = this.#now()
-    if (!this.#active || now - this.#provenAt > this.#leaseMs) return undefined
     const entry = this.#entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.expiresAt <= now) {
+    if (entry === undefined || !entry.lane.active) return undefined
+    if (entry.expiresAt <= this.#now()) {
       this.#entries.delete(key)
       return undefined
     }
@@ -203,8 +248,17 @@ export class RedisTracking<V> {
   async get(key: string, load: Loader<V>): Promise<V | null> {
     if (this.#closed) throw new Error('RedisTracking is closed')
     const hit = this.peek(key)
-    if (hit !== undefined) return hit
-    const active = this.active
+    return hit !== undefined ? hit : this.fetch(key, load)
+  }
+
+  /**
+   * The value under `key` from Redis, never from memory, kept as {@link RedisTracking.get} keeps
+   * it: for a caller that must see what Redis holds now (a check before a change).
+   */
+  async fetch(key: string, load: Loader<V>): Promise<V | null> {
+    if (this.#closed) throw new Error('RedisTracking is closed')
+    const lane = this.#laneOf(key)
+    const active = lane !== undefined && lane.active
     if (active) this.#stats.misses++
     else this.#stats.bypassed++
     const fill: Fill = { void: !active }
@@ -213,10 +267,21 @@ export class RedisTracking<V> {
     if (fills === undefined) this.#fills.set(key, (fills = new Set()))
     fills.add(fill)
     try {
-      const loaded = await load(this.#reader, key)
-      if (loaded !== null && !fill.void && epoch === this.#epoch && this.#active && loaded.expiresAt > this.#now()) {
+      let loaded: Tracked<V> | null
+      try {
+        loaded = await load(active || this.#cluster === undefined ? (lane as TrackingLane).reader : this.#cluster, key)
+      } catch (err) {
+        if (!(active && this.#cluster !== undefined && isRedirect(err))) throw err
+        // Rule 4: the lane's node does not own the key (any more). Forget, re-read the slot map,
+        // and answer through the Cluster client, which follows the redirect.
+        this.clear()
+        this.#cluster.refreshSlotsCache()
+        fill.void = true
+        loaded = await load(this.#cluster, key)
+      }
+      if (loaded !== null && !fill.void && epoch === this.#epoch && lane?.active === true && loaded.expiresAt > this.#now()) {
         this.#entries.delete(key)
-        this.#entries.set(key, loaded)
+        this.#entries.set(key, { ...loaded, lane })
         if (this.#entries.size > this.#maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
       }
       return loaded === null ? null : loaded.value
@@ -245,97 +310,106 @@ export class RedisTracking<V> {
     this.#entries.clear()
   }
 
+  /** Rule 2: drop every entry read on `lane` and void every read in flight. */
+  #flushLane(lane: TrackingLane): void {
+    if (this.#single !== undefined) return this.clear()
+    this.#epoch++
+    let dropped = false
+    for (const [key, entry] of this.#entries) {
+      if (entry.lane !== lane) continue
+      this.#entries.delete(key)
+      dropped = true
+    }
+    if (dropped) this.#stats.flushes++
+  }
+
   stats(): TrackingStats {
     return { ...this.#stats, size: this.#entries.size }
   }
 
-  /** Stop tracking and close both connections (the client you gave stays open). Idempotent. */
+  /** Stop tracking and close every lane (the client you gave stays open). Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#heartbeat)
     clearTimeout(this.#retry)
-    this.#lose('closed')
-    this.#settingUp?.disconnect()
-    this.#reader.disconnect()
-  }
-
-  /** Rule 2: a connection is gone (or the cache closes): flush, stop serving memory, set up again. */
-  #lose(reason: string): void {
-    this.#attempt++
-    this.#deactivate(reason)
-    if (!this.#closed && this.#reader.status === 'ready') this.#scheduleSetup()
-  }
-
-  /** Drop the subscriber in force (if any), stop serving memory and flush. */
-  #deactivate(reason: string): void {
-    const subscriber = this.#subscriber
-    this.#subscriber = undefined
-    subscriber?.disconnect()
-    if (this.#active) {
-      this.#active = false
-      this.#onState(false, reason)
-    }
+    if (this.#cluster !== undefined) for (const event of TOPOLOGY_EVENTS) this.#cluster.off(event, this.#onTopology)
+    for (const lane of this.#allLanes()) lane.close()
+    this.#lanes.clear()
     this.clear()
   }
 
-  #scheduleSetup(): void {
-    clearTimeout(this.#retry)
-    this.#retry = setTimeout(() => this.#setup(), this.#retryMs).unref()
-    this.#retryMs = Math.min(this.#retryMs * 2, RETRY_MAX_MS)
+  #allLanes(): TrackingLane[] {
+    return this.#single !== undefined ? [this.#single] : [...this.#lanes.values()]
   }
 
-  /** Rule 2's way back: a fresh subscriber, tracking redirected to it, both on one server. */
-  async #setup(): Promise<void> {
-    clearTimeout(this.#retry)
-    const attempt = ++this.#attempt
-    this.#deactivate('tracking set up again')
-    const current = (): boolean => attempt === this.#attempt && !this.#closed
-    // Single use: if it drops, a new one is made (it must be re-subscribed and the reader
-    // re-pointed at its new client ID anyway), so ioredis must not reconnect or replay it. On
-    // Sentinel, the reader's own failover detection is enough: its reconnection drops this one.
-    const subscriber = this.#template.duplicate({
-      protocol: 2, lazyConnect: true, autoResubscribe: false, enableOfflineQueue: false,
-      enableAutoPipelining: false, retryStrategy: () => null, maxRetriesPerRequest: 0, failoverDetector: false,
-    })
-    this.#settingUp = subscriber
-    subscriber.on('error', this.#onError)
-    subscriber.on('messageBuffer', (_channel: Buffer, message: unknown) => {
-      if (subscriber === this.#subscriber) this.#message(message)
-    })
-    subscriber.on('close', () => {
-      if (subscriber === this.#subscriber) this.#lose('subscriber connection closed')
-    })
-    try {
-      await subscriber.connect()
-      const id = await subscriber.client('ID')
-      const subscriberRun = runId(await subscriber.info('server'))
-      await subscriber.subscribe(INVALIDATION_CHANNEL)
-      if (!current()) throw new Error('superseded')
-      // One pipeline: both run on the same reader connection (a reconnect in between would
-      // supersede this attempt through the reader's 'close').
-      const replies = (await this.#reader.pipeline()
-        .client('TRACKING', 'ON', 'REDIRECT', String(id)).info('server').exec()) as Array<[Error | null, unknown]>
-      for (const [err] of replies) if (err !== null) throw err
-      if (runId(replies[1]?.[1] as string) !== subscriberRun) throw new Error('reader and subscriber reached different servers')
-      const sentAt = this.#now()
-      await subscriber.ping()
-      // A close of the subscriber from here on finds it in force (#lose): its 'close' event
-      // cannot run between the PING's reply and this line.
-      if (!current()) throw new Error('superseded')
-      this.#subscriber = subscriber
-      this.#settingUp = undefined
-      this.#provenAt = sentAt
-      this.#active = true
-      this.#retryMs = RETRY_MIN_MS
-      this.#onState(true, `tracking on (client ${String(id)})`)
-    } catch (err) {
-      subscriber.disconnect()
-      if (this.#settingUp === subscriber) this.#settingUp = undefined
-      if (!current()) return
-      this.#onError(err as Error)
-      if (this.#reader.status === 'ready') this.#scheduleSetup()
+  /** The lane of the key's master (Cluster: by the client's slot map; none while unknown). */
+  #laneOf(key: string): TrackingLane | undefined {
+    if (this.#single !== undefined) return this.#single
+    const owner = (this.#cluster as Cluster).slots[keySlot(key)]?.[0]
+    return owner === undefined ? undefined : this.#lanes.get(owner)
+  }
+
+  /** Cluster: every slot's owner has a lane (the slot map has not moved since the last match). */
+  #covered(): boolean {
+    const slots = (this.#cluster as Cluster).slots
+    for (let slot = 0; slot < 16384; slot++) if (slots[slot]?.[0] !== this.#owners[slot]) return false
+    return true
+  }
+
+  /**
+   * Cluster: match the lanes to the slot map. A master that lost a slot loses its entries (rule 4:
+   * those of the others are still tracked by their owner); a lane whose node owns no slot any more
+   * is closed; a master without a lane gets one.
+   */
+  #reconcile(): void {
+    // Never after close(): it stops listening and cancels the timer of #ended.
+    const cluster = this.#cluster as Cluster
+    const slots = cluster.slots
+    const owners: Array<string | undefined> = []
+    const losers = new Set<string | undefined>()
+    for (let slot = 0; slot < 16384; slot++) {
+      owners[slot] = slots[slot]?.[0]
+      if (owners[slot] !== this.#owners[slot]) losers.add(this.#owners[slot])
     }
+    this.#owners = owners
+    for (const key of losers) {
+      const lane = key === undefined ? undefined : this.#lanes.get(key)
+      if (lane !== undefined) this.#flushLane(lane)
+    }
+    const masters = new Set(owners.filter((o): o is string => o !== undefined))
+    for (const [key, lane] of this.#lanes) {
+      if (masters.has(key)) continue
+      this.#lanes.delete(key)
+      lane.close()
+    }
+    const nodes = new Map(cluster.nodes('all').map((node) => [nodeKey(node), node]))
+    for (const key of masters) {
+      const node = nodes.get(key)
+      if (this.#lanes.has(key) || node === undefined) continue
+      // The Cluster's own node connection is the template: its options carry the Cluster's
+      // redisOptions (auth, TLS) and, like it, never reconnect (a lost lane ends; see #ended). Never
+      // READONLY: a replica must answer MOVED (rule 4), not serve a read it would not track for us.
+      const reader = node.duplicate({ lazyConnect: false, enableOfflineQueue: false, readOnly: false })
+      const lane = new TrackingLane(node, reader, this.#owner, key)
+      for (const [name, definition] of this.#commands) lane.reader.defineCommand(name, definition)
+      this.#lanes.set(key, lane)
+    }
+    if (this.#lanes.size === masters.size && masters.size > 0) this.#retryMs = 50
+  }
+
+  /** A lane's reader is gone for good. One node: nothing to do. Cluster: a new one, soon. */
+  #ended(lane: TrackingLane): void {
+    // (A closed lane never says it ended, and close() closes every lane.)
+    if (this.#cluster === undefined) return
+    for (const [key, l] of this.#lanes) if (l === lane) this.#lanes.delete(key)
+    lane.close()
+    // The node may have failed over: re-read the slot map, and match the lanes to it shortly (if
+    // the refresh brings no change, no event would).
+    this.#cluster.refreshSlotsCache()
+    clearTimeout(this.#retry)
+    this.#retry = setTimeout(() => this.#reconcile(), this.#retryMs).unref()
+    this.#retryMs = Math.min(this.#retryMs * 2, 1000)
   }
 
   /**
@@ -350,27 +424,11 @@ export class RedisTracking<V> {
     }
     for (const key of message) this.invalidate(String(key))
   }
-
-  /** Rule 3's proof: a PING answered on the subscriber, after every invalidation sent before it. */
-  #ping(): void {
-    const subscriber = this.#subscriber
-    if (subscriber === undefined || this.#outstandingPings >= MAX_OUTSTANDING_PINGS) return
-    const sentAt = this.#now()
-    this.#outstandingPings++
-    subscriber.ping().then(
-      () => {
-        if (subscriber === this.#subscriber) this.#provenAt = Math.max(this.#provenAt, sentAt)
-      },
-      () => {},
-    ).finally(() => this.#outstandingPings--)
-  }
 }
 
-/** The `run_id` line of `INFO server`: unique per server process. */
-function runId(info: string): string {
-  const match = /^run_id:(\w+)/m.exec(info)
-  if (match === null) throw new Error('INFO server has no run_id')
-  return match[1] as string
+/** A Cluster redirection: the node that answered does not own the key's slot (now). */
+function isRedirect(err: unknown): boolean {
+  return err instanceof Error && /^(MOVED|ASK) /.test(err.message)
 }
 
 const noop = (): void => {}
@@ -379,8 +437,8 @@ function resolve(options: RedisTrackingOptions): Required<RedisTrackingOptions> 
   objectOption('options', options)
   const { client, now = Date.now, onStateChange = noop, onError = noop } = options
   const c = client as unknown as Record<string, unknown> | null
-  if (typeof c !== 'object' || c === null || typeof c.duplicate !== 'function' || c.isCluster === true) {
-    throw optionError('client', 'must be a single-node or Sentinel ioredis Redis (not a Cluster)')
+  if (typeof c !== 'object' || c === null || (c.isCluster === true ? typeof c.nodes !== 'function' : typeof c.duplicate !== 'function')) {
+    throw optionError('client', 'must be an ioredis Redis or Cluster')
   }
   const maxEntries = integerOption('maxEntries', options.maxEntries, 10_000, 1, Number.MAX_SAFE_INTEGER)
   const leaseMs = integerOption('leaseMs', options.leaseMs, 1000, 4, MAX_TIMER_MS)

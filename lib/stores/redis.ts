@@ -27,13 +27,14 @@
  * long time; a session lookup must instead fail fast (503) and recover by itself. See
  * {@link RedisStoreOptions.commandTimeoutMs}.
  *
- * **Reads from memory.** With the client cache (on by default except on Cluster,
+ * **Reads from memory.** With the client cache (on by default, on one node, Sentinel and Cluster,
  * {@link RedisStoreOptions.clientCache}), `get` answers from process memory what it read before,
- * and Redis itself reports every change of those keys (lib/stores/redis-tracking.ts). What another
- * process sees, and when: a write, touch or destroy here drops the local entry as soon as it
- * settles; in every other process Redis's invalidation message drops it a moment later (well
- * under 50 ms; test/stores/redis-cache.ts measures the worst case). Only `get` uses the cache:
- * `listByUser` and `destroyByUser` always read Redis.
+ * and Redis itself reports every change of those keys (lib/stores/redis-tracking.ts; on Cluster,
+ * each master reports the keys of its slots). What another process sees, and when: a write, touch
+ * or destroy here drops the local entry as soon as it settles; in every other process Redis's
+ * invalidation message drops it a moment later (well under 50 ms; test/stores/redis-cache.ts and
+ * test/stores/redis-cluster.ts measure the worst case). Only `get` uses the cache: `listByUser`
+ * and `destroyByUser` always read Redis.
  */
 import { Cluster, Redis } from 'ioredis'
 import { ErrorCodes, StoreError } from '../errors.js'
@@ -117,10 +118,10 @@ export interface RedisStoreOptions {
    * made by any process (logout, revocation, write, touch, expiry) reaches every other process
    * in well under 50 ms (test/stores/redis-cache.ts measures it). Writes still go to Redis with
    * compare-and-set; every read still checks the idle and absolute clocks; an entry never
-   * outlives its record's `expiresAt`. Costs two more connections per store.
-   * `false` turns it off. On by default for one node and Sentinel; not available on Cluster
-   * (tracking is per node: the store would need a reader and a subscriber per master, re-pointed
-   * on every slot migration), where asking for it is an error. Default: `{ maxEntries: 10_000 }`.
+   * outlives its record's `expiresAt`. Costs two more connections per store (on Cluster, two per
+   * master: each read goes to the master owning its slot; a failover, a slot migration or a MOVED
+   * flushes the cache). `false` turns it off. On by default on one node, Sentinel and Cluster.
+   * Default: `{ maxEntries: 10_000 }`.
    */
   clientCache?: false | RedisClientCacheOptions
   /**
@@ -204,8 +205,8 @@ export class RedisStore implements Store {
     this.#onError = (err: Error) => o.onClientError(err)
     this.#client.on('error', this.#onError)
     if (o.clientCache !== false) {
-      this.#cache = new RedisTracking<SessionRecord>({ client: this.#client as Redis, ...o.clientCache, onError: this.#onError })
-      for (const [name, definition] of Object.entries(SCRIPTS)) this.#cache.reader.defineCommand(name, definition)
+      this.#cache = new RedisTracking<SessionRecord>({ client: this.#client, ...o.clientCache, onError: this.#onError })
+      for (const [name, definition] of Object.entries(SCRIPTS)) this.#cache.defineCommand(name, definition)
     }
   }
 
@@ -673,8 +674,7 @@ function resolveOptions(options: RedisStoreOptions): Resolved {
   if (sentinel !== undefined) checkSentinel(sentinel)
   const log = functionOption('onClientError', options.onClientError,
     throttledErrorLog(ERROR_LOG_INTERVAL_MS, process.stderr.write.bind(process.stderr), Date.now))
-  const cluster = clusterNodes !== undefined || (client as { isCluster?: boolean } | undefined)?.isCluster === true
-  const cache = resolveCache(clientCache, cluster)
+  const cache = resolveCache(clientCache)
   return { client, url, clusterNodes, sentinel, clientCache: cache, prefix, commandTimeoutMs: ms, onClientError: log }
 }
 
@@ -693,14 +693,10 @@ function checkSentinel(sentinel: unknown): void {
   integerOption('sentinel.db', db, 0, 0, Number.MAX_SAFE_INTEGER)
 }
 
-/** `clientCache`: off when asked, off by default on Cluster (and refused there when asked for). */
-function resolveCache(clientCache: unknown, cluster: boolean): false | RedisClientCacheOptions {
+/** `clientCache`: off when asked, else on with these bounds (one node, Sentinel and Cluster alike). */
+function resolveCache(clientCache: unknown): false | RedisClientCacheOptions {
   if (clientCache === false) return false
   if (clientCache !== undefined && !isObject(clientCache)) throw optionError('clientCache', 'must be false or an object')
-  if (cluster) {
-    if (clientCache !== undefined) throw optionError('clientCache', 'is not available on Redis Cluster (tracking is per node)')
-    return false
-  }
   const given = (clientCache ?? {}) as RedisClientCacheOptions
   // Checked here, before any connection exists (RedisTracking checks them again, the same way).
   const maxEntries = integerOption('clientCache.maxEntries', given.maxEntries, 10_000, 1, Number.MAX_SAFE_INTEGER)

@@ -1,59 +1,30 @@
 /**
- * Users kept in process, in front of a {@link UserStore}, so that the user lookup every
- * authenticated request makes costs no round trip to Redis — and, on a hit, not even a promise:
- * {@link UserCache.byId} answers synchronously.
+ * The users every authenticated request looks up, answered from process memory when the store
+ * keeps them there coherently ({@link UserStore.peek}), so that the lookup costs no round trip to
+ * Redis — and, on a hit, not even a promise: {@link UserCache.byId} answers synchronously.
  *
- * What another process sees, and when: a change made anywhere is published by the store (the
- * store's {@link ChangeFeed}); on the message, this cache drops that user and the next request
- * reads it again. The change is in force here as soon as the message arrives — a few
- * milliseconds (test/users/multi-process.ts measures it; the bound is 100 ms). A change made
- * through this cache is dropped here at once, before the call resolves.
- *
- * Never a stale user:
- * - While the feed is down (`live` false), nothing is served from memory and nothing is kept:
- *   every lookup reads the store, until the feed is back; and on every down/up transition the
- *   whole cache is dropped (messages may have been missed).
- * - A read that was in flight when any invalidation arrived is not kept (its answer may predate
- *   the change): an epoch counter, bumped by every message, must be the same before and after.
+ * What another process sees, and when: this class keeps nothing of its own; the store decides.
+ * - The memory store is its own memory (one process): a change is seen at once.
+ * - The Redis store keeps what `byId` read under Redis's client tracking (lib/users/redis.ts, the
+ *   mechanism of the session cache, lib/stores/redis-tracking.ts): a change made in any process
+ *   writes the user's hash, Redis tells every process that read it, and the next lookup there
+ *   reads Redis again — a few milliseconds (test/users/redis.ts measures it; the bound is 50 ms).
+ *   A change made through this cache is dropped here before the call resolves. While tracking is
+ *   lost, nothing is served from memory; a read in flight when its user changes is not kept.
  */
-import type { ChangeFeed, ChangeResult, CreateResult, DeleteResult, NewUser, User, UserPatch, UserStore } from './store.js'
-
-export interface UserCacheOptions {
-  /** Most users held; past it the cache starts over (users are few; this bounds memory). Default 10 000. */
-  maxEntries?: number
-}
+import type { ChangeResult, CreateResult, DeleteResult, NewUser, User, UserPatch, UserStore } from './store.js'
 
 export class UserCache {
   readonly store: UserStore
-  readonly #feed: ChangeFeed
-  /** id → user, or null for "no such user" (a deleted user's sessions keep asking). */
-  readonly #users = new Map<string, User | null>()
-  readonly #max: number
-  readonly #unsubscribe: () => void
-  #epoch = 0
 
-  constructor(store: UserStore, options: UserCacheOptions = {}) {
+  constructor(store: UserStore) {
     this.store = store
-    this.#feed = store.changes
-    this.#max = options.maxEntries ?? 10_000
-    this.#unsubscribe = this.#feed.subscribe((id) => this.#drop(id))
   }
 
-  /** The user with this id: synchronously from memory when cached, else from the store. */
+  /** The user with this id: synchronously from memory when the store has it there, else from the store. */
   byId(id: string): User | null | Promise<User | null> {
-    if (this.#feed.live) {
-      const hit = this.#users.get(id)
-      if (hit !== undefined) return hit
-    }
-    const epoch = this.#epoch
-    return this.store.byId(id).then((user) => {
-      // Keep it only if nothing changed meanwhile and the feed would tell us about the next change.
-      if (epoch === this.#epoch && this.#feed.live) {
-        if (this.#users.size >= this.#max) this.#users.clear()
-        this.#users.set(id, user)
-      }
-      return user
-    })
+    const hit = this.store.peek(id)
+    return hit !== undefined ? hit : this.store.byId(id)
   }
 
   /** Always from the store: logins must see the current hash (a password check is no hot path). */
@@ -66,49 +37,24 @@ export class UserCache {
     return this.store.byId(id)
   }
 
-  async create(user: NewUser): Promise<CreateResult> {
-    const result = await this.store.create(user)
-    if (result.ok) this.#drop(result.user.id)
-    return result
+  create(user: NewUser): Promise<CreateResult> {
+    return this.store.create(user)
   }
 
   update(id: string, patch: UserPatch): Promise<ChangeResult> {
-    return this.#changed(id, this.store.update(id, patch))
+    return this.store.update(id, patch)
   }
 
   setPasswordHash(id: string, hash: string): Promise<ChangeResult> {
-    return this.#changed(id, this.store.setPasswordHash(id, hash))
+    return this.store.setPasswordHash(id, hash)
   }
 
   delete(id: string): Promise<DeleteResult> {
-    return this.#changed(id, this.store.delete(id))
+    return this.store.delete(id)
   }
 
-  /** How many users are held (tests, metrics). */
-  get size(): number {
-    return this.#users.size
-  }
-
-  /** Stop listening and close the store. */
-  async close(): Promise<void> {
-    this.#unsubscribe()
-    this.#users.clear()
-    await this.store.close()
-  }
-
-  async #changed<T>(id: string, change: Promise<T>): Promise<T> {
-    // Dropped before and after: a read that starts while the change runs is not kept either.
-    this.#drop(id)
-    try {
-      return await change
-    } finally {
-      this.#drop(id)
-    }
-  }
-
-  #drop(id: string | null): void {
-    this.#epoch++
-    if (id === null) this.#users.clear()
-    else this.#users.delete(id)
+  /** Close the store. */
+  close(): Promise<void> {
+    return this.store.close()
   }
 }

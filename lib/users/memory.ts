@@ -12,24 +12,9 @@ import { open, rename, rm, stat } from 'node:fs/promises'
 import { checkHash, checkNewUser, checkPatch, newUserId } from './validate.js'
 import {
   DEFAULT_PAGE, isEnabledAdmin, MAX_PAGE, normalizeEmail,
-  type ChangeFeed, type ChangeResult, type CreateResult, type DeleteResult, type NewUser, type User,
+  type ChangeResult, type CreateResult, type DeleteResult, type NewUser, type User,
   type UserPage, type UserPatch, type UserStore,
 } from './store.js'
-
-/** One process: every change is made here, so the feed is always live and synchronous. */
-class LocalFeed implements ChangeFeed {
-  readonly live = true
-  readonly #listeners = new Set<(id: string | null) => void>()
-
-  subscribe(listener: (id: string | null) => void): () => void {
-    this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
-  }
-
-  emit(id: string): void {
-    for (const listener of this.#listeners) listener(id)
-  }
-}
 
 export interface MemoryUserStoreOptions {
   /** Rewrite this JSON file (atomically, keeping its mode) on every change. Default: none. */
@@ -38,7 +23,6 @@ export interface MemoryUserStoreOptions {
 
 export class MemoryUserStore implements UserStore {
   readonly kind = 'memory'
-  readonly #feed = new LocalFeed()
   readonly #byId = new Map<string, User>()
   readonly #byEmail = new Map<string, User>()
   readonly #file: string | undefined
@@ -57,8 +41,9 @@ export class MemoryUserStore implements UserStore {
     }
   }
 
-  get changes(): ChangeFeed {
-    return this.#feed
+  /** Always an answer: this map is the store, so it is never stale. */
+  peek(id: string): User | null {
+    return this.#byId.get(id) ?? null
   }
 
   async byId(id: string): Promise<User | null> {
@@ -143,7 +128,7 @@ export class MemoryUserStore implements UserStore {
 
   /**
    * Make `id` become `user` (or disappear): the file first, so a failed write changes nothing,
-   * then memory, then the feed.
+   * then memory.
    */
   async #commit(id: string, user: User | null): Promise<void> {
     if (this.#file !== undefined) {
@@ -157,7 +142,6 @@ export class MemoryUserStore implements UserStore {
       this.#byEmail.delete(old.email)
     }
     if (user !== null) this.#set(user)
-    this.#feed.emit(id)
   }
 
   #set(user: User): void {

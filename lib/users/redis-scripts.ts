@@ -4,8 +4,9 @@
  * Redis Cluster alike. That is what makes the cross-user rules hold across every process: the
  * email check and the "last enabled admin" check run in the same atomic step as the change.
  *
- * Every script that changes a user PUBLISHes the user's id on the channel (the last ARGV) in the
- * same step, so no change can land without its invalidation being sent (lib/users/redis-feed.ts).
+ * Every script that changes a user writes the user's hash, which is what tells the other
+ * processes: Redis's client tracking invalidates that key in every process that read it
+ * (lib/users/redis.ts), in the same step as the change.
  *
  * User hash fields: id, email, name, role, disabled ('0'/'1'), hash (bcrypt), cv (credential
  * version). A script answers `{'ok', <fields as one JSON array>}` or `{'<reason>'}`.
@@ -19,7 +20,7 @@ local function read(key)
 end
 `
 
-/** KEYS: user, email index, id index, admins. ARGV: id email name role disabled hash channel. */
+/** KEYS: user, email index, id index, admins. ARGV: id email name role disabled hash. */
 const CREATE = `${READ}
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return {'taken'} end
@@ -28,12 +29,11 @@ redis.call('HSET', KEYS[1], 'id', ARGV[1], 'email', ARGV[2], 'name', ARGV[3], 'r
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
 redis.call('ZADD', KEYS[3], 0, ARGV[1])
 if ARGV[4] == 'admin' and ARGV[5] == '0' then redis.call('SADD', KEYS[4], ARGV[1]) end
-redis.call('PUBLISH', ARGV[7], ARGV[1])
 return {'ok', read(KEYS[1])}
 `
 
 /**
- * KEYS: user, admins. ARGV: name role disabled ('' = unchanged) channel. Role or disabled
+ * KEYS: user, admins. ARGV: name role disabled ('' = unchanged). Role or disabled
  * changes bump cv; the admins set holds exactly the enabled admins.
  */
 const UPDATE = `${READ}
@@ -50,21 +50,19 @@ if role ~= cur[2] or disabled ~= cur[3] then
   redis.call('HINCRBY', KEYS[1], 'cv', 1)
 end
 if is then redis.call('SADD', KEYS[2], cur[1]) else redis.call('SREM', KEYS[2], cur[1]) end
-redis.call('PUBLISH', ARGV[4], cur[1])
 return {'ok', read(KEYS[1])}
 `
 
-/** KEYS: user. ARGV: hash channel. */
+/** KEYS: user. ARGV: hash. */
 const SET_PASSWORD = `${READ}
 local id = redis.call('HGET', KEYS[1], 'id')
 if not id then return {'missing'} end
 redis.call('HSET', KEYS[1], 'hash', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'cv', 1)
-redis.call('PUBLISH', ARGV[2], id)
 return {'ok', read(KEYS[1])}
 `
 
-/** KEYS: user, email index, id index, admins. ARGV: channel. */
+/** KEYS: user, email index, id index, admins. */
 const DELETE = `
 local cur = redis.call('HMGET', KEYS[1], 'id', 'email')
 if not cur[1] then return {'missing'} end
@@ -75,7 +73,6 @@ redis.call('DEL', KEYS[1])
 redis.call('HDEL', KEYS[2], cur[2])
 redis.call('ZREM', KEYS[3], cur[1])
 redis.call('SREM', KEYS[4], cur[1])
-redis.call('PUBLISH', ARGV[1], cur[1])
 return {'ok'}
 `
 

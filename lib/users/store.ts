@@ -85,28 +85,18 @@ export interface UserPage {
   next: string | null
 }
 
-/**
- * Told about every change, in every process sharing the store, so a cache can drop what it holds
- * (lib/users/cache.ts). `live` is false while the feed cannot promise that: a cache must then not
- * serve anything it holds.
- */
-export interface ChangeFeed {
-  /** True while every change made anywhere is reported to the listeners. */
-  readonly live: boolean
-  /**
-   * Call `listener(id)` after the user `id` changed, and `listener(null)` whenever the feed went
-   * down or came back (changes may have been missed: drop everything). Returns an unsubscribe.
-   */
-  subscribe(listener: (id: string | null) => void): () => void
-}
-
 export interface UserStore {
   /** `'memory'` or `'redis'`. */
   readonly kind: string
-  /** Changes made through any process sharing this store. */
-  readonly changes: ChangeFeed
-
-  /** The user with this id, or `null`. */
+  /**
+   * The user with this id from process memory, when this store keeps it there *coherently*: a
+   * user, `null` (no such user), or `undefined` (not in memory right now: call {@link byId}).
+   * Synchronous, for the lookup every authenticated request makes (lib/users/cache.ts). What it
+   * answers is never older than what the store promises: the memory store *is* its memory; the
+   * Redis store keeps what it read under Redis's client tracking (lib/users/redis.ts).
+   */
+  peek(id: string): User | null | undefined
+  /** The user with this id, or `null`, from the store itself (never an older copy in memory). */
   byId(id: string): Promise<User | null>
   /** The user with this email (normalised before the lookup), or `null`. */
   byEmail(email: string): Promise<User | null>
@@ -140,9 +130,6 @@ export function toPublic(user: User): PublicUser {
 export function isEnabledAdmin(user: Pick<User, 'role' | 'disabled'>): boolean {
   return user.role === 'admin' && !user.disabled
 }
-
-/** The feed of a store nobody caches in front of (the CLI): never live, never calls back. */
-export const NO_FEED: ChangeFeed = { live: false, subscribe: () => () => {} }
 
 export const DEFAULT_PAGE = 100
 export const MAX_PAGE = 1000

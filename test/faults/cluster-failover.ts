@@ -111,6 +111,7 @@ t.test('a master dies, its replica takes over: 503s in between, then every sessi
   const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)))
   await until('some load before the kill', () => outcomes.length >= 2 * sessions.length, 10_000, 5)
 
+  const bypassedBefore = store.clientCacheStats()?.bypassed as number
   await cluster.killNode(victim.port)
   const killedAt = performance.now()
   // Sweeps: every session at once, read-only; recovered = the first sweep in which all are 200.
@@ -174,6 +175,17 @@ t.test('a master dies, its replica takes over: 503s in between, then every sessi
   t.equal(lost, 0, 'sessions lost: 0')
   const listed = new Set((await store.listByUser('2')).map((s) => s.key))
   t.same(sessions.filter((s) => !listed.has(s.key)).map((s) => s.key), [], 'the user index (on the promoted replica) lists every session')
+
+  // The client cache (a lane per master, lib/stores/redis-tracking.ts) lost the dead master's lane:
+  // reads of its keys went to Redis (bypassing memory) until the promoted replica's lane was up,
+  // and memory is served again on the new slot map's masters.
+  t.ok((store.clientCacheStats()?.bypassed as number) > bypassedBefore, 'reads of the dead master’s keys bypassed the client cache')
+  const hitsNow = store.clientCacheStats()?.hits as number
+  await until('the client cache to serve memory again', async () => {
+    await Promise.all(sessions.map((s) => s.client.get('/dashboard')))
+    return (store.clientCacheStats()?.hits as number) > hitsNow + sessions.length
+  }, 10_000, 50)
+  t.pass('the client cache serves memory again on the new masters')
 
   t.comment(`cluster failover (3 masters + 3 replicas, node timeout 2000 ms), ${sessions.length} sessions, ${onVictim} on the killed master: ` +
     `${stats.requests} requests, ${stats.byStatus['200'] ?? 0} × 200, ${failed.length} × 503 (${during.length} between kill and recovery), ` +

@@ -146,9 +146,10 @@ t.test('a user disabled in the store (not through the API) is refused at the nex
 
 t.test('/password when the user vanished from the store behind the cache: 401', async (t) => {
   const store = new MemoryUserStore([ADA, JOHNNY])
-  // A feed that never tells: the cache keeps serving John while the store no longer has him.
+  // Memory that is never told: it keeps serving John while the store no longer has him.
+  const john0 = await store.byId('2')
   const silent: UserStore = {
-    kind: 'memory', changes: { live: true, subscribe: () => () => {} },
+    kind: 'memory', peek: (id) => (id === '2' ? john0 : store.peek(id)),
     byId: (id) => store.byId(id), byEmail: (e) => store.byEmail(e), list: (o) => store.list(o), count: () => store.count(), create: (u) => store.create(u),
     update: (id, p) => store.update(id, p), setPasswordHash: (id, h) => store.setPasswordHash(id, h), delete: (id) => store.delete(id),
     close: () => store.close(),

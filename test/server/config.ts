@@ -83,7 +83,7 @@ t.test('Redis Sentinel and the client cache', async (t) => {
   }, 'passwords as ioredis names them')
   t.same(loadConfig({ REDIS_URL: 'redis://x', REDIS_CLIENT_CACHE: 'off' }).store, { kind: 'redis', url: 'redis://x', clientCache: false })
   t.same(loadConfig({ REDIS_URL: 'redis://x', REDIS_CLIENT_CACHE: 'on' }).store, { kind: 'redis', url: 'redis://x' })
-  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'h:1', REDIS_CLIENT_CACHE: 'off' }).store, { kind: 'cluster', nodes: [{ host: 'h', port: 1 }] }, 'always off on Cluster')
+  t.same(loadConfig({ REDIS_CLUSTER_NODES: 'h:1', REDIS_CLIENT_CACHE: 'off' }).store, { kind: 'cluster', nodes: [{ host: 'h', port: 1 }], clientCache: false }, 'off on Cluster too')
   t.equal(loadConfig({ REDIS_SENTINELS: 'h:1', REDIS_SENTINEL_NAME: 'm', WORKERS: '2' }).workers, 2, 'Sentinel is a shared store')
 })
 

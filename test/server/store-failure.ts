@@ -66,10 +66,13 @@ t.test('createStore and serverUrl', async (t) => {
   const memory = createStore({ kind: 'memory' })
   t.type(memory, MemoryStore)
   await memory.close()
-  const cluster = createStore({ kind: 'cluster', nodes: [{ host: '127.0.0.1', port: 1 }] })
-  t.type(cluster, RedisStore)
-  t.equal(cluster.kind, 'redis')
-  await cluster.close()
+  for (const clientCache of [undefined, false] as const) {
+    const cluster = createStore({ kind: 'cluster', nodes: [{ host: '127.0.0.1', port: 1 }], ...(clientCache === false ? { clientCache } : {}) }) as RedisStore
+    t.type(cluster, RedisStore)
+    t.equal(cluster.kind, 'redis')
+    t.equal(cluster.clientCacheStats() === null, clientCache === false, `Cluster, REDIS_CLIENT_CACHE ${clientCache === false ? 'off' : 'on'}`)
+    await cluster.close()
+  }
   const uncached = createStore({ kind: 'redis', url: 'redis://127.0.0.1:1', clientCache: false }) as RedisStore
   t.equal(uncached.clientCacheStats(), null, 'REDIS_CLIENT_CACHE=off')
   await uncached.close()

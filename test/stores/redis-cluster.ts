@@ -1,7 +1,8 @@
 /**
  * RedisStore on a real Redis Cluster (3 masters, started by test/fixtures/redis-cluster.ts): the
- * conformance suite, then a check that one user's sessions really live on different nodes while
- * the user's index, on yet another slot, lists and revokes them all.
+ * conformance suite (client cache on, as by default), a check that one user's sessions really live
+ * on different nodes while the user's index, on yet another slot, lists and revokes them all, and
+ * the client cache across two stores ("instances"): how long B still sees what A changed.
  */
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -67,4 +68,50 @@ t.test('one user, sessions on every master, one index', async (t) => {
   t.strictSame(await raw.hkeys(`${prefix}u:{${userId}}`), ['h0'], 'the index holds only the survivor')
   await store.destroy(keep)
   t.equal(await raw.exists(`${prefix}u:{${userId}}`), 0, 'an empty index is gone')
+})
+
+t.test('client cache: a logout or write on A is seen on B within 50 ms, worst case over 400 trials', async (t) => {
+  const prefix = 'lag:'
+  const a = new RedisStore({ clusterNodes: cluster.nodes, prefix, onClientError: silent })
+  const b = new RedisStore({ clusterNodes: cluster.nodes.slice(1), prefix, onClientError: silent })
+  t.teardown(async () => {
+    await a.close()
+    await b.close()
+  })
+  const hits = (): number => b.clientCacheStats()?.hits as number
+  const lags: number[] = []
+  let cachedBefore = 0
+  for (let i = 0; i < 400; i++) {
+    const key = randomBytes(32).toString('hex')
+    const now = Date.now()
+    const rec: SessionRecord = {
+      version: 1, data: '{}', createdAt: now, lastSeenAt: now, expiresAt: now + 600_000, absoluteExpiresAt: now + 86_400_000,
+      remember: false, userId: null, handle: `h${i}`, userAgent: 'ua', ip: '127.0.0.1', credentialVersion: 0, authenticatedAt: null,
+    }
+    await a.create(key, rec)
+    await b.get(key)
+    const before = hits()
+    await b.get(key)
+    if (hits() > before) cachedBefore++
+    const write = i % 2 === 0
+    if (write) t.equal(await a.write(key, 1, { data: '{"n":1}', lastSeenAt: now, expiresAt: now + 600_000, remember: false, userId: null, credentialVersion: 0 }), 'ok')
+    else await a.destroy(key)
+    const since = performance.now()
+    let lastStale = 0
+    for (;;) {
+      const started = performance.now()
+      const r = await b.get(key)
+      if (write ? r?.version === 2 : r === null) break
+      lastStale = started - since
+      if (lastStale > 2000) break
+      await new Promise<void>((resolve) => setImmediate(resolve))
+    }
+    lags.push(lastStale)
+    await a.destroy(key)
+  }
+  lags.sort((x, y) => x - y)
+  const worst = lags.at(-1) as number
+  t.comment(`Cluster, two stores: median ${(lags[200] as number).toFixed(3)} ms, p99 ${(lags[396] as number).toFixed(3)} ms, worst ${worst.toFixed(3)} ms`)
+  t.ok(cachedBefore > 360, `B answered from memory before the change (${cachedBefore}/400)`)
+  t.ok(worst < 50, `worst ${worst.toFixed(3)} ms < 50 ms`)
 })

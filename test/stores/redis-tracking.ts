@@ -79,7 +79,8 @@ t.test('options are validated, each naming the option', async (t) => {
   const cases: Array<[string, unknown]> = [
     ['null', null],
     ['no client', {}],
-    ['a Cluster', { client: { duplicate: () => {}, isCluster: true } }],
+    ['a Cluster without nodes()', { client: { duplicate: () => {}, isCluster: true } }],
+    ['not a client', { client: { isCluster: false } }],
     ['maxEntries 0', { client, maxEntries: 0 }],
     ['maxEntries 1.5', { client, maxEntries: 1.5 }],
     ['leaseMs 3', { client, leaseMs: 3 }],
@@ -360,6 +361,7 @@ t.test('INFO without run_id is refused', async (t) => {
   await cache.close()
   await cache.close()
   await t.rejects(cache.get('k', getString), /closed/)
+  await t.rejects(cache.fetch('k', getString), /closed/)
 })
 
 t.test('close() during setup cuts the half-made subscriber', async (t) => {
@@ -426,6 +428,28 @@ t.test('close() while the setup waits for its PING', async (t) => {
   await sleep(100)
   t.notOk(cache.active)
   t.same(errors, [], 'a superseded attempt is not an error')
+})
+
+t.test('a lane closed twice, or told ready after closing, does nothing', async (t) => {
+  const { cache, states } = make()
+  t.ok(await until(() => cache.active))
+  const reader = cache.reader
+  await cache.close()
+  const told = states.length
+  reader.emit('ready')
+  await sleep(50)
+  t.equal(states.length, told, 'no setup after close')
+  t.notOk(cache.active)
+})
+
+t.test('a reader that does not reconnect leaves the cache bypassed for good', async (t) => {
+  const template = new Redis(server.url, { lazyConnect: true, retryStrategy: () => null })
+  const cache = new RedisTracking<string>({ client: template })
+  t.teardown(() => cache.close())
+  t.ok(await until(() => cache.active))
+  await writer.call('CLIENT', 'KILL', 'ID', String(await cache.reader.client('ID')))
+  t.ok(await until(() => cache.reader.status === 'end', 2000))
+  t.notOk(cache.active)
 })
 
 t.test('works without callbacks', async (t) => {

@@ -1,6 +1,6 @@
 /**
  * Two auth server instances on one real 3-master Redis Cluster, wired from REDIS_CLUSTER_NODES
- * alone: sessions spread over the slots, users in one slot, the change feed on any node. See
+ * alone: sessions spread over the slots, users in one slot, both cached under client tracking. See
  * test/fixtures/multi-instance.ts.
  */
 import { randomBytes } from 'node:crypto'

@@ -1,6 +1,6 @@
 /**
  * Two auth server instances on one Redis, each wired from its configuration alone (REDIS_URL,
- * REDIS_PREFIX: sessions, users and the change feed as in production), and the memory store for
+ * REDIS_PREFIX: sessions, users and their caches as in production), and the memory store for
  * the race: see test/fixtures/multi-instance.ts.
  */
 import { randomBytes } from 'node:crypto'
