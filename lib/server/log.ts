@@ -65,7 +65,9 @@ export interface AccessRecord {
 const PROBES = new Set(['/healthz', '/metrics'])
 
 export interface LoggerOptions {
+  /** Lines below this level are not written (LOG_LEVEL). Default `info`. */
   level?: LogLevel
+  /** `json`, one object per line; `pretty` for a terminal (LOG_FORMAT). Default `json`. */
   format?: LogFormat
   /** Where text goes. Default: process.stdout. */
   write?: (text: string) => void

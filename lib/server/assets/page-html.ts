@@ -4,6 +4,18 @@
  * from /assets/app.js and /assets/app.css (OWASP Content Security Policy Cheat Sheet).
  * The ids are a public contract: the browser test and the client script rely on them.
  */
+/** A labelled input: the label first, tied to the input by `for`/`id`. */
+function field(id: string, label: string, attributes: string): string {
+  return `<label for="${id}">${label}</label>
+      <input id="${id}" ${attributes} required>`
+}
+
+/** A form's error line (announced when shown) and its submit button. */
+function submitRow(form: string, text: string): string {
+  return `<p id="${form}-error" class="error" role="alert" hidden></p>
+      <button id="${form}-submit" type="submit" class="primary">${text}</button>`
+}
+
 export const PAGE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -34,8 +46,7 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="reauth-title">Confirm your password</h2>
     <p class="muted">This action needs a recent sign-in. Enter your password to continue.</p>
     <form id="reauth-form" method="post" action="/reauth">
-      <label for="reauth-password">Password</label>
-      <input id="reauth-password" name="password" type="password" autocomplete="current-password" required>
+      ${field('reauth-password', 'Password', 'name="password" type="password" autocomplete="current-password"')}
       <p id="reauth-error" class="error" role="alert" hidden></p>
       <div class="actions">
         <button id="reauth-cancel" type="button">Cancel</button>
@@ -48,13 +59,10 @@ export const PAGE_HTML = `<!doctype html>
     <h2 id="login-title">Sign in</h2>
     <!-- method/action only matter without JavaScript: never put a password in a query string. -->
     <form id="login-form" method="post" action="/login">
-      <label for="email">Email</label>
-      <input id="email" name="email" type="email" autocomplete="username" required>
-      <label for="password">Password</label>
-      <input id="password" name="password" type="password" autocomplete="current-password" required>
+      ${field('email', 'Email', 'name="email" type="email" autocomplete="username"')}
+      ${field('password', 'Password', 'name="password" type="password" autocomplete="current-password"')}
       <label class="check"><input id="remember" name="remember" type="checkbox"> Remember me</label>
-      <p id="login-error" class="error" role="alert" hidden></p>
-      <button id="login-submit" type="submit" class="primary">Sign in</button>
+      ${submitRow('login', 'Sign in')}
     </form>
   </section>
 
@@ -83,12 +91,9 @@ export const PAGE_HTML = `<!doctype html>
   <section id="password-card" class="card" aria-labelledby="password-title" hidden>
     <h2 id="password-title">Change password</h2>
     <form id="password-form" method="post" action="/password">
-      <label for="current-password">Current password</label>
-      <input id="current-password" type="password" autocomplete="current-password" required>
-      <label for="new-password">New password</label>
-      <input id="new-password" type="password" autocomplete="new-password" minlength="8" required>
-      <p id="password-error" class="error" role="alert" hidden></p>
-      <button id="password-submit" type="submit" class="primary">Change password</button>
+      ${field('current-password', 'Current password', 'type="password" autocomplete="current-password"')}
+      ${field('new-password', 'New password', 'type="password" autocomplete="new-password" minlength="8"')}
+      ${submitRow('password', 'Change password')}
     </form>
   </section>
 
