@@ -16,6 +16,14 @@ import { checkCsrf, type OriginPolicy } from './csrf.js'
 
 /** Where the context leaves the request's session for the access line (lib/server/observability.ts). */
 export const SESSION_OF = Symbol('sessionkit.session')
+/**
+ * When the request first asked for its session (`performance.now()`), left on the session: its
+ * store budget (the manager's `storeTimeoutMs`) runs from there, so the user lookup after a slow
+ * session read gets only what is left (lib/server/signed-in.ts) and a request that meets a failing
+ * store answers 503 within one budget, not one per store it reads.
+ */
+export const BUDGET_FROM = Symbol('sessionkit.budgetFrom')
+export type BudgetedSession = Session & { [BUDGET_FROM]?: number }
 export type TrackedResponse = ServerResponse & { [SESSION_OF]?: Session }
 
 export interface AppContext extends RequestContext {
@@ -59,11 +67,13 @@ export function contextFactory(sessions: SessionManager, originPolicy: OriginPol
     let loaded: Promise<Session> | null = null
     let session: Session | null = null
     const ctx = base as AppContext
-    ctx.session = () =>
-      (loaded ??= sessions.load(base.req).then((s) => {
+    const load = (from: number): Promise<Session> =>
+      sessions.load(base.req).then((s) => {
+        ;(s as BudgetedSession)[BUDGET_FROM] = from
         if (track) (base.res as TrackedResponse)[SESSION_OF] = s
         return (session = s)
-      }, onStoreFailure))
+      }, onStoreFailure)
+    ctx.session = () => (loaded ??= load(performance.now()))
     ctx.reply = (status, body, headers) => {
       if (loaded === null) return sendJson(base.res, status, body, headers)
       // A handler that replies without awaiting its session: wait for it, then commit.

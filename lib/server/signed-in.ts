@@ -4,6 +4,12 @@
  * credentials changed since the session was bound (ASVS 5.0 7.4.1, 7.4.2). Such a session can never
  * become valid again (credential versions only grow), so it is destroyed and its cookie cleared
  * instead of being refused on every request until it expires.
+ *
+ * A user read that has to go to the store (not in memory) gets what is left of the request's store
+ * budget (`storeTimeoutMs`, counted from when the request asked for its session; see
+ * {@link BUDGET_FROM}), not a deadline of its own: during an outage or a failover, a session read
+ * that answered late and a user read that would time out after it must not add up to two budgets.
+ * Past the budget the request answers 503 with Retry-After, as for any store failure.
  */
 import { requireAdmin, requireAuth, SessionEnded } from '../auth/guards.js'
 import { HttpError } from '../http.js'
@@ -11,17 +17,25 @@ import type { SessionManager } from '../manager.js'
 import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
 import type { User } from '../users/store.js'
-import { storeFailure } from './context.js'
+import { ErrorCodes, StoreError } from '../errors.js'
+import { BUDGET_FROM, storeFailure, type BudgetedSession } from './context.js'
 
 export type SignedIn = (session: Session, options?: { admin?: boolean }) => User | Promise<User>
 
 export function signedInGuard(sessions: SessionManager, users: UserCache): SignedIn {
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
+  const budgetMs = sessions.options.storeTimeoutMs
+  // The session being checked: set right before the guard runs, read by `byId`, which the guard
+  // calls synchronously (lib/auth/guards.ts), so no other request's session can be in between.
+  let checking: BudgetedSession | null = null
   const lookup = {
     byId: (id: string) => {
       const found = users.byId(id)
+      if (!(found instanceof Promise)) return found
+      const from = checking?.[BUDGET_FROM]
+      const left = from === undefined ? budgetMs : budgetMs - (performance.now() - from)
       // A failed lookup is an outage (503), never "logged out".
-      return found instanceof Promise ? found.catch(onStoreFailure) : found
+      return withinBudget(found, left).catch(onStoreFailure)
     },
   }
   const ended = async (session: Session, err: unknown): Promise<never> => {
@@ -42,11 +56,37 @@ export function signedInGuard(sessions: SessionManager, users: UserCache): Signe
     throw new HttpError(401, 'Not authenticated', { headers })
   }
   return (session, options = {}) => {
+    checking = session
     try {
       const found = options.admin === true ? requireAdmin(session, lookup) : requireAuth(session, lookup)
       return found instanceof Promise ? found.catch((err: unknown) => ended(session, err)) : found
     } catch (err) {
       return ended(session, err)
+    } finally {
+      checking = null
     }
   }
+}
+
+/** `read`, or a `STORE_TIMEOUT` StoreError once `leftMs` have passed (at once when none are left). */
+export function withinBudget<T>(read: Promise<T>, leftMs: number): Promise<T> {
+  const late = (): StoreError => new StoreError(ErrorCodes.STORE_TIMEOUT, 'the request spent its store budget')
+  if (leftMs <= 0) {
+    read.catch(() => {}) // its outcome no longer matters; it must not become an unhandled rejection
+    return Promise.reject(late())
+  }
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(late()), leftMs)
+    timer.unref()
+    read.then(
+      (value) => {
+        clearTimeout(timer)
+        resolve(value)
+      },
+      (err: unknown) => {
+        clearTimeout(timer)
+        reject(err)
+      },
+    )
+  })
 }
