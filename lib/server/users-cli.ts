@@ -73,7 +73,8 @@ async function open(config: ServerConfig): Promise<{ users: UserStore; close: ()
     const file = config.usersFile
     return { users: new MemoryUserStore((await readUsersFile(file)).map(toUser), { file }), close: async () => {} }
   }
-  const sessions = createStore(config.store, config.redisPrefix) as RedisStore
+  // A one-shot command: no client cache (its tracking connections would serve no second read).
+  const sessions = createStore({ ...config.store, clientCache: false }, config.redisPrefix) as RedisStore
   // The CLI reads each user once: no cache. Its changes reach the servers' caches through Redis's
   // client tracking, like any other process's.
   const users = new RedisUserStore({ client: sessions.client, cache: false, prefix: config.redisPrefix })

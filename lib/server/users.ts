@@ -14,6 +14,7 @@
 import { readFile } from 'node:fs/promises'
 import type { Cluster, Redis } from 'ioredis'
 import { hashPassword, isBcryptHash } from '../auth/password.js'
+import { ERROR_LOG_INTERVAL_MS, throttledErrorLog } from '../stores/redis.js'
 import { UserCache } from '../users/cache.js'
 import { MemoryUserStore } from '../users/memory.js'
 import { RedisUserStore } from '../users/redis.js'
@@ -172,7 +173,10 @@ export async function openUsers(config: ServerConfig, options: OpenUsersOptions 
   const prefix = config.redisPrefix
   // The user cache's tracking connections copy the session client's options (password, TLS, db;
   // on Cluster, its node connections'), whether or not the session cache is on.
-  const store = new RedisUserStore({ client: options.redisClient, prefix })
+  // Their errors (a dropped connection; tracking comes back by itself, reads go to Redis meanwhile)
+  // are printed like the session client's: the first, then one line per interval.
+  const onError = throttledErrorLog(ERROR_LOG_INTERVAL_MS, (line) => process.stderr.write(line), Date.now, 'user cache: tracking connection')
+  const store = new RedisUserStore({ client: options.redisClient, prefix, onError })
   try {
     const counts = await importUsers(store, users)
     if (users.length > 0) {

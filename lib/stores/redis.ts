@@ -638,7 +638,7 @@ export function reconnectOnReadonly(err: Error): boolean {
 }
 
 /** How often the default `onClientError` prints (a down Redis errors on every reconnect). */
-const ERROR_LOG_INTERVAL_MS = 30_000
+export const ERROR_LOG_INTERVAL_MS = 30_000
 
 interface Resolved {
   client: Redis | Cluster | undefined
@@ -723,9 +723,11 @@ function isNode(node: unknown): boolean {
 /**
  * The default `onClientError`: print the first error, then at most one line per `intervalMs` with
  * how many were swallowed since, so a Redis outage does not flood the logs (ioredis emits one error
- * per reconnect attempt). Exported for tests.
+ * per reconnect attempt). `source` names the connection in the line. Exported for tests and for the
+ * server's user cache.
  */
-export function throttledErrorLog(intervalMs: number, write: (line: string) => unknown, now: () => number): (err: Error) => void {
+export function throttledErrorLog(intervalMs: number, write: (line: string) => unknown, now: () => number,
+  source = 'RedisStore: redis client'): (err: Error) => void {
   let last = -Infinity
   let skipped = 0
   return (err) => {
@@ -738,6 +740,6 @@ export function throttledErrorLog(intervalMs: number, write: (line: string) => u
     const more = skipped > 0 ? ` (+${skipped} more since the last report)` : ''
     skipped = 0
     // Redacted: a client error may quote the URL it was given, password included.
-    write(`sessionkit RedisStore: redis client error: ${redactCredentials(err.message)}${more}\n`)
+    write(`sessionkit ${source} error: ${redactCredentials(err.message)}${more}\n`)
   }
 }

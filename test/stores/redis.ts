@@ -229,6 +229,9 @@ t.test('throttledErrorLog: first error, then one line per interval with a count'
   log(new Error('cannot parse redis://default:hunter2@cache.internal:6379'))
   t.match(lines[3], 'redis://***@cache.internal:6379', 'credentials redacted')
   t.notMatch(lines[3], /hunter2/)
+  const named: string[] = []
+  throttledErrorLog(1000, (line) => named.push(line), () => 0, 'user cache: tracking connection')(new Error('x'))
+  t.same(named, ['sessionkit user cache: tracking connection error: x\n'], 'the source names the connection')
 })
 
 t.test('session limit: a session evicted before its own create finished is destroyed by its creator', async (t) => {
