@@ -27,7 +27,7 @@ export function signedInGuard(sessions: SessionManager, users: UserCache): Signe
   const budgetMs = sessions.options.storeTimeoutMs
   // The session being checked: set right before the guard runs, read by `byId`, which the guard
   // calls synchronously (lib/auth/guards.ts), so no other request's session can be in between.
-  let checking: BudgetedSession | null = null
+  let checking: BudgetedSession | undefined
   const lookup = {
     byId: (id: string) => {
       const found = users.byId(id)
@@ -56,14 +56,13 @@ export function signedInGuard(sessions: SessionManager, users: UserCache): Signe
     throw new HttpError(401, 'Not authenticated', { headers })
   }
   return (session, options = {}) => {
+    // Left set afterwards: only `byId` reads it, and only inside the guard's call below.
     checking = session
     try {
       const found = options.admin === true ? requireAdmin(session, lookup) : requireAuth(session, lookup)
       return found instanceof Promise ? found.catch((err: unknown) => ended(session, err)) : found
     } catch (err) {
       return ended(session, err)
-    } finally {
-      checking = null
     }
   }
 }

@@ -86,10 +86,19 @@ const files = [
   // run below as subtests, on the same stores their files use.
   ...readdirSync(security).filter((f) => f.endsWith('.ts') && !f.startsWith('hardening-')).map((f) => new URL(f, security)),
 ]
+// tap ends its root test once it has a teardown and is idle for two timer turns
+// (@tapjs/core's TAP autoend), and loading the next file through the TypeScript loader can take
+// longer than that after the previous file's tests are done: "cannot create subtest after parent
+// test ends". So the root teardowns the imported files register are held back until every file
+// is in, then handed to tap all at once.
+const heldTeardowns: Array<() => unknown> = []
+const teardown = t.teardown
+t.teardown = (fn: () => unknown) => void heldTeardowns.push(fn)
 for (const file of files) await import(file.href)
-
 const redis = redisHardening(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379')
-t.teardown(() => redis.cleanup())
+heldTeardowns.push(() => redis.cleanup())
+t.teardown = teardown
+for (const fn of heldTeardowns) t.teardown(fn)
 for (const options of [memoryHardening, redis.options]) await t.test(`hardening suite, ${options.name}`, (t) => hardeningSuite(t, options))
 
 t.test('no log line holds a cookie value, a session ID or key, or a password', async (t) => {
