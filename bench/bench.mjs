@@ -62,7 +62,7 @@ log(pinning)
 
 const needsRedis = [...o.servers, o.stormServer, o.soakServer].some((s) => SERVERS[s].store === 'redis')
 if (needsRedis) await checkRedis(o.redisUrl)
-const userCount = Math.max(8, 2 * o.stormConnections, 2 * o.soakConnections)
+const userCount = Math.max(8, 2 * o.stormConnections + 1, 2 * o.soakConnections)
 log(`hashing ${userCount} bench users at bcrypt cost ${o.bcryptCost}`)
 const { file: usersFile, users } = await makeUsers(userCount, o.bcryptCost)
 const common = { ...o, users, usersFile, log, serverCpus: plan.pinned ? plan.server : undefined, pinning }
