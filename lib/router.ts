@@ -35,6 +35,13 @@ export interface RouterOptions<C> {
    * than spreading it, so that `query` stays lazy. Default: none (handlers get `base`).
    */
   createContext?: (base: RequestContext) => C | Promise<C>
+  /**
+   * Told once per request, after its handler (or the error reply) has run: the matched route's
+   * pattern (`null` when none matched), when the router started on it (`performance.now()`), and
+   * the context (`null` when none was built). For access logs and metrics: the route is known
+   * here, so nothing has to match it again or listen on every response. Must not throw.
+   */
+  observe?: (req: IncomingMessage, res: ServerResponse, route: string | null, startedAt: number, ctx: C | null) => void
 }
 
 /** Result of {@link Router.match}; `route` is the pattern as registered (`/sessions/:handle`). */
@@ -67,9 +74,11 @@ export class Router<C extends RequestContext = RequestContext> {
   readonly #static = new Map<string, Map<string, Handler<C>>>()
   readonly #params = new Map<number, ParamRoute<C>[]>()
   readonly #createContext: ((base: RequestContext) => C | Promise<C>) | undefined
+  readonly #observe: RouterOptions<C>['observe']
 
   constructor(...[options]: RequestContext extends C ? [RouterOptions<C>?] : [RouterOptions<C> & { createContext: unknown }]) {
     this.#createContext = options?.createContext
+    this.#observe = options?.observe
   }
 
   get(path: string, handler: Handler<C>): this { return this.add('GET', path, handler) }
@@ -140,23 +149,30 @@ export class Router<C extends RequestContext = RequestContext> {
   /** Answer one request. Never rejects: failures become JSON error replies. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // url and method are always set on requests from http.Server (node:http docs).
+    const observe = this.#observe
+    const startedAt = observe === undefined ? 0 : performance.now()
     const url = req.url as string
     const q = url.indexOf('?')
     const path = routingPath(url, q)
+    let route: string | null = null
+    let built: C | null = null
     try {
       const found = this.match(req.method as string, path)
       if (found.status === 400) throw new HttpError(400, 'Malformed URL parameter')
       if (found.status === 404) throw new HttpError(404, 'Not found')
       if (found.status === 405) throw new HttpError(405, 'Method not allowed', { headers: { Allow: found.allow } })
+      route = found.route
       const base = new BaseContext(req, res, found.params, path, q === -1 ? '' : url.slice(q + 1))
       let ctx = this.#createContext ? this.#createContext(base) : (base as unknown as C)
       // Await only what is a promise: every await costs a microtask tick on the hot path.
       if (ctx instanceof Promise) ctx = await ctx
-      const done = found.handler(ctx as C)
+      built = ctx as C
+      const done = found.handler(built)
       if (done instanceof Promise) await done
     } catch (err) {
       sendError(req, res, path, err)
     }
+    if (observe !== undefined) observe(req, res, route, startedAt, built)
   }
 
   /** A listener for `http.createServer`. */

@@ -109,8 +109,10 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     throw err
   })
   users = loaded
+  const observe = observed.observer()
   const router = new Router<AppContext>({
-    createContext: contextFactory(sessions, { publicOrigins: h.publicOrigins, trustForwardedHost: h.trustForwardedHost }, observed.active),
+    createContext: contextFactory(sessions, { publicOrigins: h.publicOrigins, trustForwardedHost: h.trustForwardedHost }),
+    ...(observe === undefined ? {} : { observe }),
   })
   registerPage(router)
   observed.route(router)
@@ -125,7 +127,7 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
     storeKind: store.kind,
     reauthMaxAgeMs: config.reauthMaxAgeMs,
   })
-  const handler = observed.handler(router, router.handler())
+  const handler = router.handler()
   return { router, sessions, users, observed, handler: config.production ? withHsts(handler, h.hstsIncludeSubdomains) : handler }
 }
 

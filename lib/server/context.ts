@@ -14,8 +14,6 @@ import type { RequestContext } from '../router.js'
 import type { Session } from '../session.js'
 import { checkCsrf, type OriginPolicy } from './csrf.js'
 
-/** Where the context leaves the request's session for the access line (lib/server/observability.ts). */
-export const SESSION_OF = Symbol('sessionkit.session')
 /**
  * When the request first asked for its session (`performance.now()`), left on the session: its
  * store budget (the manager's `storeTimeoutMs`) runs from there, so the user lookup after a slow
@@ -24,9 +22,10 @@ export const SESSION_OF = Symbol('sessionkit.session')
  */
 export const BUDGET_FROM = Symbol('sessionkit.budgetFrom')
 export type BudgetedSession = Session & { [BUDGET_FROM]?: number }
-export type TrackedResponse = ServerResponse & { [SESSION_OF]?: Session }
 
 export interface AppContext extends RequestContext {
+  /** The session once {@link AppContext.session} has loaded it, else null (the access line's handle). */
+  loadedSession: Session | null
   /** The request's session, loaded on first call (a request that never asks costs nothing). */
   session(): Promise<Session>
   /**
@@ -56,22 +55,19 @@ export function storeFailure(retryAfterSeconds: number): (err: unknown) => never
   }
 }
 
-/**
- * Build the `createContext` hook for the router. With `track`, the loaded session is left on the
- * response under {@link SESSION_OF}, for the access line's session handle.
- */
-export function contextFactory(sessions: SessionManager, originPolicy: OriginPolicy = {}, track = false): (base: RequestContext) => AppContext {
+/** Build the `createContext` hook for the router. */
+export function contextFactory(sessions: SessionManager, originPolicy: OriginPolicy = {}): (base: RequestContext) => AppContext {
   const onStoreFailure = storeFailure(sessions.options.retryAfterSeconds)
   return (base) => {
     checkCsrf(base.req, originPolicy)
     let loaded: Promise<Session> | null = null
     let session: Session | null = null
     const ctx = base as AppContext
+    ctx.loadedSession = null
     const load = (from: number): Promise<Session> =>
       sessions.load(base.req).then((s) => {
         ;(s as BudgetedSession)[BUDGET_FROM] = from
-        if (track) (base.res as TrackedResponse)[SESSION_OF] = s
-        return (session = s)
+        return (ctx.loadedSession = session = s)
       }, onStoreFailure)
     ctx.session = () => (loaded ??= load(performance.now()))
     ctx.reply = (status, body, headers) => {

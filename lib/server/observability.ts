@@ -11,10 +11,10 @@ import type { AddressInfo, Socket } from 'node:net'
 import type { SecurityEvents } from '../events.js'
 import { sendJson } from '../http.js'
 import { CONTENT_TYPE, writeText } from '../metrics/exposition.js'
-import { routingPath, type Router } from '../router.js'
+import { routingPath, type Router, type RouterOptions } from '../router.js'
 import type { Store } from '../store.js'
 import type { ServerConfig } from './config.js'
-import { SESSION_OF, type AppContext, type TrackedResponse } from './context.js'
+import type { AppContext } from './context.js'
 import type { Logger } from './log.js'
 import { workerMetrics } from './metrics-cluster.js'
 import { bearerMatches, ServerMetrics } from './metrics.js'
@@ -54,7 +54,7 @@ export class Observability {
     else this.scrape = async () => writeText(await metrics.snapshot())
   }
 
-  /** True when requests are observed (then the context must track sessions). */
+  /** True when requests are observed (access lines or request metrics). */
   get active(): boolean {
     return this.log !== null || this.metrics !== null
   }
@@ -64,21 +64,23 @@ export class Observability {
     return this.metrics === null ? store : this.metrics.timeStore(store)
   }
 
-  /** Wrap the request listener with the access line and the latency histogram. */
-  handler(router: Router<AppContext>, inner: (req: IncomingMessage, res: ServerResponse) => void) {
-    if (!this.active) return inner
+  /**
+   * The router's `observe` hook (lib/router.ts): the access line and the latency histogram of each
+   * request, recorded when its handler has replied. The router passes the route it matched and
+   * the context holding the session, so nothing is matched again, no listener is added to the
+   * response and no property to it (a response object that keeps one hidden class keeps node's
+   * own code fast). A reply still on its way when the handler returned (a handler that did not
+   * wait for it) is recorded when the response closes instead.
+   */
+  observer(): RouterOptions<AppContext>['observe'] {
+    if (!this.active) return undefined
     const log = this.log
     const metrics = this.metrics
     const clientIp = this.#clientIp
-    // One listener for every response (`this` is the response), its start time on the response:
-    // no closure allocated per request.
-    function onClose(this: ObservedResponse): void {
-      const seconds = (performance.now() - (this[STARTED] as number)) / 1000
-      const req = this.req
+    const record = (req: IncomingMessage, res: ServerResponse, route: string | null, startedAt: number, ctx: AppContext | null): void => {
+      const seconds = (performance.now() - startedAt) / 1000
       const method = req.method as string
-      const found = router.match(method, routingPath(req.url as string))
-      const route = found.status === 200 ? found.route : null
-      const status = this.statusCode
+      const status = res.statusCode
       metrics?.request(method, route, status, seconds)
       if (log !== null) {
         log.access({
@@ -87,17 +89,14 @@ export class Observability {
           status,
           ms: Math.round(seconds * 1e5) / 100,
           bytes: sentSince(req.socket as SentSocket),
-          session: this[SESSION_OF]?.handle ?? null,
+          session: ctx?.loadedSession?.handle ?? null,
           ip: clientIp(req),
         })
       }
     }
-    return (req: IncomingMessage, res: ServerResponse): void => {
-      ;(res as ObservedResponse)[STARTED] = performance.now()
-      // 'close' fires once for every response, finished or cut short (Node ≥ 16); `on` rather
-      // than `once` spares the once-wrapper on every request.
-      res.on('close', onClose)
-      inner(req, res)
+    return (req, res, route, startedAt, ctx) => {
+      if (res.writableEnded) record(req, res, route, startedAt, ctx)
+      else res.once('close', () => record(req, res, route, startedAt, ctx))
     }
   }
 
@@ -135,10 +134,6 @@ export class Observability {
     }
   }
 }
-
-/** When the response's request arrived (performance.now()), for its duration. */
-const STARTED = Symbol('sessionkit.started')
-type ObservedResponse = TrackedResponse & { [STARTED]?: number }
 
 /** What a socket had sent when its previous response closed (keep-alive: many per socket). */
 const SENT = Symbol('sessionkit.sent')
