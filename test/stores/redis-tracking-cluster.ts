@@ -11,6 +11,7 @@ import t, { type Test } from 'tap'
 import { keySlot } from '../../lib/stores/key-slot.js'
 import { RedisTracking, type Loader, type RedisTrackingOptions } from '../../lib/stores/redis-tracking.js'
 import { startCluster } from '../fixtures/redis-cluster.js'
+import { until as pollUntil } from '../fixtures/redis-users.js'
 
 const BOUND_MS = 50
 const TRIALS = 600
@@ -28,15 +29,8 @@ const writer = newCluster()
 t.teardown(() => writer.quit())
 await new Promise<void>((resolve) => writer.once('ready', resolve))
 
-/** Poll `cond` every 5 ms for at most `ms`. */
-async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) return false
-    await sleep(5)
-  }
-  return true
-}
+/** Poll `cond` for at most `ms` (test/fixtures/redis-users.ts). */
+const until = (cond: () => boolean, ms = 5000): Promise<boolean> => pollUntil(cond, ms)
 
 const getString: Loader<string> = async (reader, key) => {
   const value = await reader.get(key)

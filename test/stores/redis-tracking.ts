@@ -10,6 +10,7 @@ import t, { type Test } from 'tap'
 import { ErrorCodes } from '../../lib/errors.js'
 import { RedisTracking, type Loader, type RedisTrackingOptions } from '../../lib/stores/redis-tracking.js'
 import { startRedis } from '../fixtures/redis-server.js'
+import { until as pollUntil } from '../fixtures/redis-users.js'
 
 const server = await startRedis()
 t.teardown(() => server.stop())
@@ -61,15 +62,8 @@ function make(over: Partial<RedisTrackingOptions> = {}, patchSubscriber?: (s: Re
   return { cache, template, states, errors, subscribers }
 }
 
-/** Poll `cond` every 5 ms for at most `ms`. */
-async function until(cond: () => boolean, ms = 5000): Promise<boolean> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) return false
-    await sleep(5)
-  }
-  return true
-}
+/** Poll `cond` for at most `ms` (test/fixtures/redis-users.ts). */
+const until = (cond: () => boolean, ms = 5000): Promise<boolean> => pollUntil(cond, ms)
 
 let n = 0
 const newKey = (): string => `tr:${n++}`
