@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { readCookie } from './cookie/parse.js'
 import { serializeCookie, type CookieSerializeOptions } from './cookie/serialize.js'
+import { withDeadline } from './deadline.js'
 import { ErrorCodes, SessionLimitError, StoreError, typeError } from './errors.js'
 import { SecurityEvents, type EventContext, type RevokeReason } from './events.js'
 import { generateSessionId, hashSessionId, isWellFormedSessionId, sessionHandle } from './id.js'
@@ -498,22 +499,9 @@ export class SessionManager {
   }
 
   #race<T>(promise: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new StoreError(ErrorCodes.STORE_TIMEOUT, `store did not answer within ${this.options.storeTimeoutMs} ms`))
-      }, this.options.storeTimeoutMs)
-      timer.unref()
-      promise.then(
-        (value) => {
-          clearTimeout(timer)
-          resolve(value)
-        },
-        (err: unknown) => {
-          clearTimeout(timer)
-          reject(err instanceof StoreError ? err : new StoreError(ErrorCodes.STORE_UNAVAILABLE, 'store failed', { cause: err }))
-        },
-      )
-    })
+    const ms = this.options.storeTimeoutMs
+    return withDeadline(promise, ms, () => new StoreError(ErrorCodes.STORE_TIMEOUT, `store did not answer within ${ms} ms`),
+      (err) => (err instanceof StoreError ? err : new StoreError(ErrorCodes.STORE_UNAVAILABLE, 'store failed', { cause: err })))
   }
 
   /** Report a failed store call (always a StoreError by now), then pass it on unchanged. */

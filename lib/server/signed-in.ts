@@ -17,6 +17,7 @@ import type { SessionManager } from '../manager.js'
 import type { Session } from '../session.js'
 import type { UserCache } from '../users/cache.js'
 import type { User } from '../users/store.js'
+import { withDeadline } from '../deadline.js'
 import { ErrorCodes, StoreError } from '../errors.js'
 import { BUDGET_FROM, storeFailure, type BudgetedSession } from './context.js'
 
@@ -69,23 +70,5 @@ export function signedInGuard(sessions: SessionManager, users: UserCache): Signe
 
 /** `read`, or a `STORE_TIMEOUT` StoreError once `leftMs` have passed (at once when none are left). */
 export function withinBudget<T>(read: Promise<T>, leftMs: number): Promise<T> {
-  const late = (): StoreError => new StoreError(ErrorCodes.STORE_TIMEOUT, 'the request spent its store budget')
-  if (leftMs <= 0) {
-    read.catch(() => {}) // its outcome no longer matters; it must not become an unhandled rejection
-    return Promise.reject(late())
-  }
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(late()), leftMs)
-    timer.unref()
-    read.then(
-      (value) => {
-        clearTimeout(timer)
-        resolve(value)
-      },
-      (err: unknown) => {
-        clearTimeout(timer)
-        reject(err)
-      },
-    )
-  })
+  return withDeadline(read, leftMs, () => new StoreError(ErrorCodes.STORE_TIMEOUT, 'the request spent its store budget'))
 }
