@@ -9,17 +9,11 @@ import { ErrorCodes, SessionLimitError } from '../lib/errors.js'
 import { HttpError } from '../lib/http.js'
 import { createSessionManager, type SessionManager } from '../lib/manager.js'
 import { MemoryStore } from '../lib/stores/memory.js'
-import { cookiePair, fakeClock, SECRET_A, spyStore, startApp, type App } from './fixtures/session-app.js'
+import { cookiePair, managerSetup, SECRET_A, startApp, type App } from './fixtures/session-app.js'
 
 const MINUTE = 60_000
 
-function setup(t: Test, opts: Partial<Parameters<typeof createSessionManager>[0]> = {}) {
-  const clock = fakeClock()
-  const spy = spyStore(new MemoryStore({ now: clock.now }))
-  const manager = createSessionManager({ secrets: [SECRET_A], store: spy.store, now: clock.now, ...opts })
-  t.teardown(() => manager.close())
-  return { clock, spy, manager }
-}
+const setup = managerSetup
 
 /** /login proves the password, /regen regenerates without proof, /set writes, /touch keeps alive. */
 async function app(t: Test, manager: SessionManager, maxAgeMs = 10 * MINUTE): Promise<App> {

@@ -3,7 +3,7 @@ import { generateSessionId, hashSessionId } from '../lib/id.js'
 import { createSessionManager, SessionManager } from '../lib/manager.js'
 import { sign } from '../lib/signature.js'
 import { MemoryStore } from '../lib/stores/memory.js'
-import { cookiePair, fakeClock, SECRET_A, SECRET_B, spyStore, startApp, type App } from './fixtures/session-app.js'
+import { cookiePair, fakeClock, managerSetup, SECRET_A, SECRET_B, startApp, type App } from './fixtures/session-app.js'
 
 const HOUR = 3_600_000
 const DAY = 24 * HOUR
@@ -31,13 +31,7 @@ function routes(manager: SessionManager) {
   })
 }
 
-function setup(t: Test, opts: Partial<Parameters<typeof createSessionManager>[0]> = {}) {
-  const clock = fakeClock()
-  const spy = spyStore(new MemoryStore({ now: clock.now }))
-  const manager = createSessionManager({ secrets: [SECRET_A], store: spy.store, now: clock.now, ...opts })
-  t.teardown(() => manager.close())
-  return { clock, spy, manager }
-}
+const setup = managerSetup
 
 async function app(t: Test, manager: SessionManager): Promise<App> {
   const a = await routes(manager)

@@ -17,7 +17,6 @@
  */
 import { randomBytes } from 'node:crypto'
 import fc from 'fast-check'
-import { Redis } from 'ioredis'
 import t, { type Test } from 'tap'
 import { MAX_COOKIE_PAIRS, readCookie } from '../../lib/cookie/parse.js'
 import { generateSessionId } from '../../lib/id.js'
@@ -27,6 +26,7 @@ import { MemoryStore } from '../../lib/stores/memory.js'
 import { RedisStore } from '../../lib/stores/redis.js'
 import { rawRequest, send, sessionCookie, watch, type RawHeaders } from '../fixtures/adversarial.js'
 import { ADMIN, JOHN } from '../fixtures/http-client.js'
+import { testRedis } from '../fixtures/redis-client.js'
 
 const SECRET = 'adversarial-cookie-suite-secret-0123456789'
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -183,21 +183,7 @@ t.test('Cookie header table, memory store', async (t) => {
 
 t.test('Cookie header table, Redis store', async (t) => {
   const prefix = `t-adv-${randomBytes(6).toString('hex')}:`
-  const raw = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
-  try {
-    await raw.connect()
-  } catch (err) {
-    throw new Error(`Redis is required at ${redisUrl} (set REDIS_URL); it did not answer: ${String(err)}`)
-  }
-  t.teardown(async () => {
-    for (let cursor = '0'; ;) {
-      const [next, found] = await raw.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      if (found.length > 0) await raw.del(...found)
-      cursor = next
-      if (cursor === '0') break
-    }
-    await raw.quit()
-  })
+  await testRedis(t, redisUrl, prefix)
   await runTable(t, new RedisStore({ url: redisUrl, prefix }))
 })
 

@@ -132,14 +132,10 @@ t.test('a key read by a Lua script on the reader is tracked too', async (t) => {
   await writer.del(key)
 })
 
-t.test('invalidate() drops the entry and voids a read of the key in flight', async (t) => {
-  const { cache } = make()
-  t.ok(await until(() => cache.active))
-  const key = newKey()
-  await writer.set(key, 'old')
+/** Start a read of `key` that reaches Redis, then hold its answer until `release()`. */
+async function heldRead(cache: RedisTracking<string>, key: string): Promise<{ pending: Promise<string | null>; release: () => void }> {
   let release!: () => void
   const gate = new Promise<void>((resolve) => (release = resolve))
-  // The read reaches Redis, then its answer is held back until after the local invalidation.
   let read!: () => void
   const hasRead = new Promise<void>((resolve) => (read = resolve))
   const slow: Loader<string> = async (reader, k) => {
@@ -150,6 +146,16 @@ t.test('invalidate() drops the entry and voids a read of the key in flight', asy
   }
   const pending = cache.get(key, slow)
   await hasRead
+  return { pending, release }
+}
+
+t.test('invalidate() drops the entry and voids a read of the key in flight', async (t) => {
+  const { cache } = make()
+  t.ok(await until(() => cache.active))
+  const key = newKey()
+  await writer.set(key, 'old')
+  // The read reaches Redis, then its answer is held back until after the local invalidation.
+  const { pending, release } = await heldRead(cache, key)
   await writer.set(key, 'new')
   cache.invalidate(key)
   release()
@@ -168,18 +174,7 @@ t.test('a read in flight is voided by a Redis invalidation that overtakes its re
   t.ok(await until(() => cache.active))
   const key = newKey()
   await writer.set(key, 'old')
-  let release!: () => void
-  const gate = new Promise<void>((resolve) => (release = resolve))
-  let read!: () => void
-  const hasRead = new Promise<void>((resolve) => (read = resolve))
-  const slow: Loader<string> = async (reader, k) => {
-    const value = (await reader.get(k)) as string
-    read()
-    await gate
-    return { value, expiresAt: Infinity }
-  }
-  const pending = cache.get(key, slow)
-  await hasRead
+  const { pending, release } = await heldRead(cache, key)
   const before = cache.stats().invalidations
   await writer.set(key, 'new')
   t.ok(await until(() => cache.stats().invalidations > before, 2000), 'the invalidation arrived first')

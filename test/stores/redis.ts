@@ -11,27 +11,13 @@ import { ErrorCodes } from '../../lib/errors.js'
 import type { SessionRecord } from '../../lib/store.js'
 import { INDEX_PRUNE_GRACE_MS, RedisStore, throttledErrorLog, type RedisStoreOptions } from '../../lib/stores/redis.js'
 import { storeConformance } from '../fixtures/store-conformance.js'
+import { testRedis } from '../fixtures/redis-client.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Unique per run: test files run in parallel against one Redis. */
 const run = `t-${randomBytes(6).toString('hex')}:`
 
-const raw = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
-try {
-  await raw.connect()
-} catch (err) {
-  throw new Error(`Redis is required at ${url} (set REDIS_URL); it did not answer: ${String(err)}`)
-}
-t.teardown(async () => {
-  // Tests may SCAN; the store never does.
-  for (let cursor = '0'; ;) {
-    const [next, keys] = await raw.scan(cursor, 'MATCH', `${run}*`, 'COUNT', 1000)
-    if (keys.length > 0) await raw.del(...keys)
-    cursor = next
-    if (cursor === '0') break
-  }
-  await raw.quit()
-})
+const raw = await testRedis(t, url, run)
 
 const silent = (): void => {}
 let n = 0

@@ -14,15 +14,10 @@ import { RedisUserStore } from '../../lib/users/redis.js'
 import { redisUsers, until, userLag } from '../fixtures/redis-users.js'
 import { startRedis } from '../fixtures/redis-server.js'
 import { userStoreConformance } from '../fixtures/user-store-conformance.js'
+import { testRedis } from '../fixtures/redis-client.js'
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
-const raw = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null })
-try {
-  await raw.connect()
-} catch (err) {
-  throw new Error(`Redis is required at ${url} (set REDIS_URL); it did not answer: ${String(err)}`)
-}
-t.teardown(() => raw.quit())
+const raw = await testRedis(t, url)
 
 await userStoreConformance(t, {
   name: 'redis',
