@@ -160,7 +160,7 @@ export function markdownSections(results) {
   const parts = []
   for (const t of Object.values(results.throughput ?? {})) {
     const s = t.settings
-    parts.push(`### ${t.title}\n\nautocannon -c ${s.connections}, ${s.duration} s × ${s.rounds} rounds (each after a ${s.warmup} s warm-up), servers interleaved; ${s.pinning ?? 'pinning not recorded'}. req/s, p50 and p99 are medians over the rounds, with the interquartile range of req/s; × bare = the median of the per-round ratios (req/s ÷ bare's req/s in the same round) with their interquartile range. Cache hit rate: reads the RedisStore answered from memory over all its reads, measured runs only.\n\n${runLine(t.meta)}\n\n${throughputTable(t)}\n\n${[peerLine(t), observedCpuLine(t)].filter(Boolean).join('\n\n')}`.trimEnd())
+    parts.push(`### ${t.title}\n\nautocannon -c ${s.connections}, ${s.duration} s × ${s.rounds} rounds (each after a ${s.warmup} s warm-up), servers interleaved; ${s.pinning ?? 'pinning not recorded'}${s.v8Flags ? `; every server process runs with \`${s.v8Flags.join(' ')}\` (the young generation at its steady-state size: bench/lib/servers.mjs)` : ''}. req/s, p50 and p99 are medians over the rounds, with the interquartile range of req/s; × bare = the median of the per-round ratios (req/s ÷ bare's req/s in the same round) with their interquartile range. Cache hit rate: reads the RedisStore answered from memory over all its reads, measured runs only.\n\n${runLine(t.meta)}\n\n${throughputTable(t)}\n\n${[peerLine(t), observedCpuLine(t)].filter(Boolean).join('\n\n')}`.trimEnd())
   }
   if (results.storm) {
     const s = results.storm

@@ -28,6 +28,17 @@ export const SERVERS = {
   'fastify-redis': { file: 'fastify.mjs', store: 'redis', label: 'fastify 5 + @fastify/session, connect-redis 9' },
 }
 
+/**
+ * V8 flags of every server process in a throughput scenario (bare node:http and the peers too):
+ * the young generation fixed at the size V8 grows it to under sustained load on Node 20 (16 MiB
+ * semi-spaces, its default maximum on 64-bit). Left to itself, V8 settles per process on 4, 8 or
+ * 16 MiB depending on when the first scavenges fall, and four identical sessionkit servers in one
+ * run then differed by up to 25 % in req/s and in CPU per request (the A/A run in RESULTS.md):
+ * more than any difference between servers we want to see. With the flag, the same four agree
+ * within a few per cent.
+ */
+export const STEADY_YOUNG_GENERATION = ['--min-semi-space-size=16']
+
 /** The prefix of every Redis key this run writes; `cleanRedis` deletes them. */
 export const runPrefix = `bench-${randomBytes(4).toString('hex')}:`
 // One secret for every server: ≥ 32 bytes, as sessionkit and @fastify/session both require.

@@ -10,7 +10,7 @@
  * counts as met only when the IQR's lower end (the first quartile) meets it (bench/lib/report.mjs).
  */
 import { cannon, summarize, THROUGHPUT } from './load.mjs'
-import { cpuSecondsOf, expectOk, login, SERVERS, startServer } from './servers.mjs'
+import { cpuSecondsOf, expectOk, login, SERVERS, startServer, STEADY_YOUNG_GENERATION } from './servers.mjs'
 
 /** Quantile `q` of `xs` by linear interpolation between closest ranks (R's type 7, numpy's default). */
 export function quantile(xs, q) {
@@ -41,7 +41,7 @@ export async function runThroughput(scenario, o) {
   const spec = THROUGHPUT[scenario]
   const running = []
   try {
-    for (const name of o.servers) running.push(await startServer(name, o))
+    for (const name of o.servers) running.push(await startServer(name, { ...o, execArgv: STEADY_YOUNG_GENERATION }))
     const cookies = new Map()
     for (const server of running) {
       const cookie = spec.needsCookie ? await login(server.url, o.users[0]) : ''
@@ -97,7 +97,7 @@ export async function runThroughput(scenario, o) {
     return {
       scenario,
       title: spec.title,
-      settings: { connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, pinning: o.pinning },
+      settings: { connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, pinning: o.pinning, v8Flags: STEADY_YOUNG_GENERATION },
       rows,
     }
   } finally {
