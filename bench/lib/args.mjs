@@ -7,7 +7,7 @@ export const SCENARIOS = ['dashboard', 'public', 'cart', 'storm', 'memory', 'soa
 
 const OPTIONS = {
   duration: { default: 5, help: 'seconds per measured run (throughput scenarios; storm phases use 2×)' },
-  warmup: { default: 1, help: 'seconds of unrecorded load before each measured run' },
+  warmup: { default: 3, help: 'seconds of unrecorded load on each new server process before its measured run' },
   connections: { default: 50, help: 'autocannon connections (throughput scenarios)' },
   rounds: { default: 5, help: 'rounds (at least 5 for a recorded run); each round runs every server once, in the same order' },
   servers: { default: Object.keys(SERVERS).join(','), list: true, help: `comma list of: ${Object.keys(SERVERS).join(', ')}` },
