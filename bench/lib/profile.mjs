@@ -7,7 +7,7 @@
 import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { formatSummary, summarizeProfile } from '../profile-summary.mjs'
 import { cannon, summarize, THROUGHPUT } from './load.mjs'
-import { expectOk, login, startServer, STEADY_YOUNG_GENERATION } from './servers.mjs'
+import { expectOk, login, startServer, BENCH_V8_FLAGS } from './servers.mjs'
 import { tmpDir } from './users.mjs'
 
 export async function runProfiles(o) {
@@ -26,7 +26,7 @@ export async function runProfiles(o) {
       const threadDir = `${dir}${name}-${scenario}/`
       await rm(threadDir, { recursive: true, force: true })
       await mkdir(threadDir, { recursive: true })
-      const server = await startServer(name, { ...o, execArgv: [...STEADY_YOUNG_GENERATION, '--cpu-prof', '--cpu-prof-dir', threadDir] })
+      const server = await startServer(name, { ...o, execArgv: [...BENCH_V8_FLAGS, '--cpu-prof', '--cpu-prof-dir', threadDir] })
       let load
       let warm
       try {

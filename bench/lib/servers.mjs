@@ -29,15 +29,24 @@ export const SERVERS = {
 }
 
 /**
- * V8 flags of every server process in a throughput scenario (bare node:http and the peers too):
- * the young generation fixed at the size V8 grows it to under sustained load on Node 20 (16 MiB
- * semi-spaces, its default maximum on 64-bit). Left to itself, V8 settles per process on 4, 8 or
- * 16 MiB depending on when the first scavenges fall, and four identical sessionkit servers in one
- * run then differed by up to 25 % in req/s and in CPU per request (the A/A run in RESULTS.md):
- * more than any difference between servers we want to see. With the flag, the same four agree
- * within a few per cent.
+ * V8 flags of every server process in a throughput scenario (bare node:http and the peers too),
+ * so that a run measures the servers and not two coin tosses V8 makes early in each process:
+ *
+ * - `--no-allocation-site-pretenuring`: V8 moves an allocation site's objects straight to the old
+ *   generation when, at one scavenge, nearly all of them were still alive. The burst of
+ *   connection set-up at the start of a load (autocannon opens 50 sockets at once) can make that
+ *   so for sites node:http also uses per request (`--trace-pretenuring-statistics`: 9 sites
+ *   tenured, ~570 objects each, all alive); from then on each request's garbage is promoted and
+ *   the same server costs 25–30 % more CPU per request (bare node:http 10.2 against 13.3 µs,
+ *   sessionkit 12.9 against 16.9 µs, in one run of identical processes). Whether it happens
+ *   depends on where the scavenges fall, so identical processes differed by that much.
+ * - `--min-semi-space-size=16`: the young generation at the size V8 grows it to under sustained
+ *   load (16 MiB semi-spaces, Node 20's maximum on 64-bit), instead of wherever each process
+ *   settled (4, 8 or 16 MiB were seen).
+ *
+ * With both, identical processes agree within 2 % (the A/A runs in RESULTS.md).
  */
-export const STEADY_YOUNG_GENERATION = ['--min-semi-space-size=16']
+export const BENCH_V8_FLAGS = ['--no-allocation-site-pretenuring', '--min-semi-space-size=16']
 
 /** The prefix of every Redis key this run writes; `cleanRedis` deletes them. */
 export const runPrefix = `bench-${randomBytes(4).toString('hex')}:`

@@ -10,7 +10,7 @@
  * counts as met only when the IQR's lower end (the first quartile) meets it (bench/lib/report.mjs).
  */
 import { cannon, summarize, THROUGHPUT } from './load.mjs'
-import { cpuSecondsOf, expectOk, login, SERVERS, startServer, STEADY_YOUNG_GENERATION } from './servers.mjs'
+import { cpuSecondsOf, expectOk, login, SERVERS, startServer, BENCH_V8_FLAGS } from './servers.mjs'
 
 /** Quantile `q` of `xs` by linear interpolation between closest ranks (R's type 7, numpy's default). */
 export function quantile(xs, q) {
@@ -39,16 +39,15 @@ function cacheDelta(before, after) {
  */
 export async function runThroughput(scenario, o) {
   const spec = THROUGHPUT[scenario]
-  // A fresh process per server and round, alone on its CPUs from start to stop. Identical servers
-  // kept running side by side for a whole run differed by up to 30 % in CPU per request (bare
-  // node:http included), by the order they were started in; started anew each round and alone,
-  // they agree within 2 % (the A/A runs in RESULTS.md). The warm-up brings each new process to its
-  // steady state (JIT, heap) before it is measured.
+  // A fresh process per server and round, alone on its CPUs from start to stop: nothing one
+  // process fell into early (heap sizing, pretenuring, JIT: see BENCH_V8_FLAGS) carries through a
+  // whole run, and no idle server shares the CPU. The warm-up brings each new process to its
+  // steady state before it is measured.
   const rounds = new Map(o.servers.map((name) => [name, []]))
   for (let round = 1; round <= o.rounds; round++) {
     for (const name of o.servers) {
       o.log(`${scenario}: round ${round}/${o.rounds}, ${name}`)
-      const server = await startServer(name, { ...o, execArgv: STEADY_YOUNG_GENERATION })
+      const server = await startServer(name, { ...o, execArgv: BENCH_V8_FLAGS })
       try {
         const cookie = spec.needsCookie ? await login(server.url, o.users[0]) : ''
         if (spec.check !== null) await expectOk(server.url, spec.check, cookie)
@@ -100,7 +99,7 @@ export async function runThroughput(scenario, o) {
   return {
     scenario,
     title: spec.title,
-    settings: { connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, pinning: o.pinning, v8Flags: STEADY_YOUNG_GENERATION, freshProcesses: true },
+    settings: { connections: o.connections, duration: o.duration, warmup: o.warmup, rounds: o.rounds, pinning: o.pinning, v8Flags: BENCH_V8_FLAGS, freshProcesses: true },
     rows,
   }
 }
