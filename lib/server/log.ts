@@ -243,8 +243,8 @@ export class Logger {
     const used = this.#used
     if (used === 0) return
     this.#used = 0
-    // Handed over as text, and the buffer kept: no buffer is allocated per write (a fresh 64 KiB
-    // ArrayBuffer per write is memory outside the heap, which makes V8 collect more often).
+    // Handed over as text (one string per write, copied out), and the buffer kept for the next
+    // lines: the sink may hold on to the text (a stream queues it), never to our bytes.
     this.#write(this.#buf.toString('utf8', 0, used))
   }
 
