@@ -115,10 +115,10 @@ export class Logger {
   /** The second last formatted (ms since the epoch, floored) and its ISO text up to the dot. */
   #isoSecond = -1
   #isoPrefix = ''
-  /** The last time stamp formatted, and its text. */
-  #lastTime = -1
-  #iso = ''
-  /** `{"time":"…`, the start of an access line, as bytes, for the time stamp `#headTime`. */
+  /**
+   * `{"time":"…`, the start of an access line, as bytes, for the time stamp `#headTime`: the one
+   * per-millisecond cache (access lines share milliseconds under load; other lines are rare).
+   */
   #headTime = -1
   #head = enc('')
   /** Access lines' fixed middles as bytes, by route pattern (null: none matched), then method. */
@@ -208,16 +208,13 @@ export class Logger {
 
   /** `toISOString()`, with the date part formatted once a second (every line needs a stamp). */
   #isoTime(time: number): string {
-    // Many lines share a millisecond under load.
-    if (time === this.#lastTime) return this.#iso
-    this.#lastTime = time
     const ms = time % 1000
     const second = time - ms
     if (second !== this.#isoSecond) {
       this.#isoSecond = second
       this.#isoPrefix = new Date(second).toISOString().slice(0, 20)
     }
-    return (this.#iso = `${this.#isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`)
+    return `${this.#isoPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
   }
 
   /** An audit line for one security event. */
