@@ -132,7 +132,9 @@ export class SessionManager {
     if (raw === undefined) return Promise.resolve(this.#fresh(req, false))
     const verified = this.#verify(raw)
     if (verified === null) return Promise.resolve(this.#fresh(req, true))
-    return this.#call(this.#store.get(verified.key)).then((record) => {
+    // The hot path: the failure report rides on this `.then` instead of a `.catch` of its own in
+    // `#call` (one promise and one tick less per request while events are observed).
+    return this.#raced(this.#store.get(verified.key)).then((record) => {
       if (record === null) return this.#fresh(req, true)
       if (this.#expired(record, this.#now())) {
         if (this.events.active) this.events.emit('session.expired', this.#context(req, record))
@@ -140,7 +142,7 @@ export class SessionManager {
       }
       if (verified.reissue && this.events.active) this.events.emit('session.old-secret', this.#context(req, record))
       return new Session(this.#state(req, verified, record))
-    })
+    }, this.events.active ? this.#onStoreFailure : undefined)
   }
 
   /**
@@ -494,8 +496,13 @@ export class SessionManager {
    * enforce their own deadline (`selfTimed`, e.g. RedisStore), skip this second timer.
    */
   #call<T>(promise: Promise<T>): Promise<T> {
-    const raced = this.#unraced ? promise : this.#race(promise)
+    const raced = this.#raced(promise)
     return this.events.active ? raced.catch(this.#onStoreFailure) : raced
+  }
+
+  /** `promise` bounded by the deadline when the store needs one (see {@link #call}). */
+  #raced<T>(promise: Promise<T>): Promise<T> {
+    return this.#unraced ? promise : this.#race(promise)
   }
 
   #race<T>(promise: Promise<T>): Promise<T> {
