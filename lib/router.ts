@@ -22,6 +22,11 @@ export interface RequestContext {
   readonly path: string
   /** The query string, parsed on first access. */
   readonly query: URLSearchParams
+  /**
+   * When the router started on this request (`performance.now()`): the one clock read the request
+   * path shares (store budget, access line, latency histogram).
+   */
+  readonly startedAt: number
 }
 
 /** A route handler. It must end the response; its return value is ignored. */
@@ -150,7 +155,7 @@ export class Router<C extends RequestContext = RequestContext> {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     // url and method are always set on requests from http.Server (node:http docs).
     const observe = this.#observe
-    const startedAt = observe === undefined ? 0 : performance.now()
+    const startedAt = performance.now()
     const url = req.url as string
     const q = url.indexOf('?')
     const path = routingPath(url, q)
@@ -162,7 +167,7 @@ export class Router<C extends RequestContext = RequestContext> {
       if (found.status === 404) throw new HttpError(404, 'Not found')
       if (found.status === 405) throw new HttpError(405, 'Method not allowed', { headers: { Allow: found.allow } })
       route = found.route
-      const base = new BaseContext(req, res, found.params, path, q === -1 ? '' : url.slice(q + 1))
+      const base = new BaseContext(req, res, found.params, path, q === -1 ? '' : url.slice(q + 1), startedAt)
       let ctx = this.#createContext ? this.#createContext(base) : (base as unknown as C)
       // Await only what is a promise: every await costs a microtask tick on the hot path.
       if (ctx instanceof Promise) ctx = await ctx
@@ -194,6 +199,7 @@ class BaseContext implements RequestContext {
     readonly params: Readonly<Record<string, string>>,
     readonly path: string,
     search: string,
+    readonly startedAt: number,
   ) {
     this.#search = search
   }

@@ -15,10 +15,10 @@ import type { Session } from '../session.js'
 import { checkCsrf, type OriginPolicy } from './csrf.js'
 
 /**
- * When the request first asked for its session (`performance.now()`), left on the session: its
- * store budget (the manager's `storeTimeoutMs`) runs from there, so the user lookup after a slow
- * session read gets only what is left (lib/server/signed-in.ts) and a request that meets a failing
- * store answers 503 within one budget, not one per store it reads.
+ * When the router started on the request (`performance.now()`, the context's `startedAt`), left on
+ * its session: the request's store budget (the manager's `storeTimeoutMs`) runs from there, so the
+ * user lookup after a slow session read gets only what is left (lib/server/signed-in.ts) and a
+ * request that meets a failing store answers 503 within one budget, not one per store it reads.
  */
 export const BUDGET_FROM = Symbol('sessionkit.budgetFrom')
 export type BudgetedSession = Session & { [BUDGET_FROM]?: number }
@@ -64,12 +64,12 @@ export function contextFactory(sessions: SessionManager, originPolicy: OriginPol
     let session: Session | null = null
     const ctx = base as AppContext
     ctx.loadedSession = null
-    const load = (from: number): Promise<Session> =>
+    const load = (): Promise<Session> =>
       sessions.load(base.req).then((s) => {
-        ;(s as BudgetedSession)[BUDGET_FROM] = from
+        ;(s as BudgetedSession)[BUDGET_FROM] = base.startedAt
         return (ctx.loadedSession = session = s)
       }, onStoreFailure)
-    ctx.session = () => (loaded ??= load(performance.now()))
+    ctx.session = () => (loaded ??= load())
     ctx.reply = (status, body, headers) => {
       if (loaded === null) return sendJson(base.res, status, body, headers)
       // A handler that replies without awaiting its session: wait for it, then commit.

@@ -6,7 +6,7 @@
  * instead of being refused on every request until it expires.
  *
  * A user read that has to go to the store (not in memory) gets what is left of the request's store
- * budget (`storeTimeoutMs`, counted from when the request asked for its session; see
+ * budget (`storeTimeoutMs`, counted from when the router started on the request; see
  * {@link BUDGET_FROM}), not a deadline of its own: during an outage or a failover, a session read
  * that answered late and a user read that would time out after it must not add up to two budgets.
  * Past the budget the request answers 503 with Retry-After, as for any store failure.
