@@ -78,7 +78,8 @@ export class Observability {
     const metrics = this.metrics
     const clientIp = this.#clientIp
     const record = (req: IncomingMessage, res: ServerResponse, route: string | null, startedAt: number, ctx: AppContext | null): void => {
-      const seconds = (performance.now() - startedAt) / 1000
+      const end = performance.now()
+      const seconds = (end - startedAt) / 1000
       const method = req.method as string
       const status = res.statusCode
       metrics?.request(method, route, status, seconds)
@@ -88,9 +89,10 @@ export class Observability {
           route,
           status,
           ms: Math.round(seconds * 1e5) / 100,
-          bytes: sentSince(req.socket as SentSocket),
+          bytes: sentSince(req.socket),
           session: ctx?.loadedSession?.handle ?? null,
           ip: clientIp(req),
+          at: end,
         })
       }
     }
@@ -135,15 +137,21 @@ export class Observability {
   }
 }
 
-/** What a socket had sent when its previous response closed (keep-alive: many per socket). */
-const SENT = Symbol('sessionkit.sent')
-type SentSocket = Socket & { [SENT]?: number }
+/**
+ * What each socket had sent when its previous response was recorded (keep-alive: many responses
+ * per socket). Kept in a WeakMap, never as a property of the socket: a property added to node's
+ * sockets after they are built changes their hidden class, and node:http's own code then runs
+ * polymorphic on every request (an added symbol property cost the whole request path ~15 % more
+ * instructions under callgrind; bench/RESULTS.md, "Logs + metrics"). A closed socket's entry goes
+ * with the socket.
+ */
+const sent = new WeakMap<Socket, number>()
 
 /** Bytes sent on `socket` since its previous response (head and body), read once per response. */
-function sentSince(socket: SentSocket): number {
+function sentSince(socket: Socket): number {
   const total = socket.bytesWritten
-  const bytes = total - (socket[SENT] ?? 0)
-  socket[SENT] = total
+  const bytes = total - (sent.get(socket) ?? 0)
+  sent.set(socket, total)
   return bytes
 }
 
