@@ -3,7 +3,7 @@
  * a terminal). Two kinds of line:
  *
  *   {"time":"…","level":"info","kind":"access","method":"GET","route":"/sessions/:handle",
- *    "status":200,"ms":0.42,"bytes":57,"session":"Zp3…","ip":"127.0.0.1"}
+ *    "status":200,"ms":0.42,"bytes":57,"ip":"127.0.0.1","session":"Zp3…"}
  *   {"time":"…","level":"warn","kind":"audit","event":"login.failed","reason":"bad-password",
  *    "userId":"2","ip":"127.0.0.1","userAgent":"curl/8.5.0"}
  *
@@ -66,6 +66,35 @@ export interface AccessRecord {
   /** The session's handle, or null. */
   session: string | null
   ip: string
+  /**
+   * When the response ended, as `performance.now()`: the line's time stamp is derived from it (no
+   * second clock read per line). Default (or not a finite number): the logger's clock, read now.
+   */
+  at?: number
+}
+
+/** The cached start of access lines for one method, route and status (see `Logger.#prefix`). */
+interface AccessPrefix {
+  readonly method: string
+  readonly route: string | null
+  readonly status: number
+  readonly level: LogLevel
+  readonly rank: number
+  /** `","level":…,"status":…,"ms":` as bytes. */
+  readonly bytes: Buffer
+}
+
+/** The previous access line in the pending buffer: which pieces it had, and where. */
+interface LastLine {
+  /** Its head and middle (null: none to reuse, e.g. after a flush), from `start`. */
+  head: Buffer | null
+  middle: Buffer | null
+  start: number
+  /** Its client piece and session (ipPiece null: none to reuse), written at `[identStart, identEnd)`. */
+  ipPiece: Buffer | null
+  session: string | null
+  identStart: number
+  identEnd: number
 }
 
 /** Routes whose access lines are `debug`: health probes and scrapes, every few seconds. */
@@ -87,15 +116,13 @@ export interface LoggerOptions {
 }
 
 const enc = (text: string): Buffer => Buffer.from(text, 'utf8')
-const MS = enc(',"ms":')
-const BYTES = enc(',"bytes":')
-const SESSION = enc(',"session":')
-const NULL = enc('null')
 /** The pending buffer's size: room for a few hundred access lines, whatever maxPending says. */
 const MIN_CAPACITY = 8192
 const MAX_PENDING = 16 << 20
 /** Longest session handle copied byte by byte; anything longer goes through JSON.stringify. */
 const MAX_PLAIN_HANDLE = 128
+/** Cached access-line middles (method × route × status) kept before the cache starts over. */
+const MAX_PREFIXES = 4096
 /** Room an access line needs besides its cached pieces and handle: digits, quotes, names. */
 const ACCESS_SLACK = 128
 
@@ -120,11 +147,21 @@ export class Logger {
    * per-millisecond cache (access lines share milliseconds under load; other lines are rare).
    */
   #headTime = -1
+  /** Wall clock minus `performance.now()`, as read at monotonic time `#offsetFrom` ({@link #wallTime}). */
+  #offset = 0
+  #offsetFrom = Number.NaN
   #head = enc('')
-  /** Access lines' fixed middles as bytes, by route pattern (null: none matched), then method. */
-  readonly #middles = new Map<string | null, Map<string, Buffer>>()
-  /** Access lines' ends by client address: `,"ip":"…"}` and the newline, as bytes. */
-  readonly #ipTails = new Map<string, Buffer>()
+  /** Where the previous access line's reusable runs are in `#buf` (see {@link access}). */
+  readonly #last: LastLine = { head: null, middle: null, start: 0, ipPiece: null, session: null, identStart: 0, identEnd: 0 }
+  /** Access lines' fixed middles by status, method and route (see {@link #prefix}). */
+  readonly #prefixes = new Map<string | null, Map<string, Map<number, AccessPrefix>>>()
+  #prefixCount = 0
+  // NaN: a status no record can match (NaN !== NaN), so the first line always looks its triple up.
+  #lastPrefix: AccessPrefix = { method: '', route: null, status: Number.NaN, level: 'info', rank: RANK.info, bytes: enc('') }
+  /** Access lines' client-address pieces, `,"ip":"…","session":`, as bytes, by address. */
+  readonly #ipPieces = new Map<string, Buffer>()
+  #lastIp: string | null = null
+  #lastIpPiece = enc('')
 
   constructor(options: LoggerOptions = {}) {
     this.level = options.level ?? 'info'
@@ -146,12 +183,12 @@ export class Logger {
 
   /** An access line for one request. */
   access(r: AccessRecord): void {
-    const level = r.route !== null && PROBES.has(r.route) ? 'debug' : 'info'
-    if (RANK[level] < this.#rank) return
-    const time = this.#now()
+    const prefix = this.#prefix(r.method, r.route, r.status)
+    if (prefix.rank < this.#rank) return
+    const time = Number.isFinite(r.at) ? this.#wallTime(r.at as number) : this.#now()
     if (this.format === 'pretty') {
       const who = r.session === null ? '' : ` session=${r.session}`
-      this.#line(`${clock(time)} ${tag(level)} ${r.method} ${r.route ?? '(no route)'} ${r.status} ${r.ms}ms ${r.bytes}B ip=${r.ip}${who}`)
+      this.#line(`${clock(time)} ${tag(prefix.level)} ${r.method} ${r.route ?? '(no route)'} ${r.status} ${r.ms}ms ${r.bytes}B ip=${r.ip}${who}`)
       return
     }
     // The hot path of logging: bytes from cached pieces and digits, every string JSON-quoted.
@@ -160,50 +197,115 @@ export class Logger {
       this.#head = enc(`{"time":"${this.#isoTime(time)}`)
     }
     const head = this.#head
-    const middle = this.#middle(level, r.method, r.route)
-    const tail = this.#ipTail(r.ip)
+    const middle = prefix.bytes
+    const ipPiece = this.#ipPiece(r.ip)
     const session = r.session
     // JSON-quoted, a character takes at most 6 bytes (`\u001f`).
-    const most = head.length + middle.length + tail.length + ACCESS_SLACK + (session === null ? 0 : 6 * session.length)
+    const most = head.length + middle.length + ipPiece.length + ACCESS_SLACK + (session === null ? 0 : 6 * session.length)
     if (this.#used + most > this.#capacity) {
       this.flush()
       if (most > this.#capacity) {
         // Only a client address of kilobytes (X-Forwarded-For, trusted) makes a line this long:
         // it is written alone, from a buffer of its own.
         const own = Buffer.allocUnsafe(most)
-        this.#write(own.toString('utf8', 0, accessLine(own, 0, head, middle, r, tail)))
+        this.#write(own.toString('utf8', 0, accessLine(own, 0, head, middle, r, ipPiece)))
         return
       }
     }
-    this.#used = accessLine(this.#buf, this.#used, head, middle, r, tail)
+    // Under load most lines repeat runs of the line before them, still in the buffer: its
+    // millisecond and route (head and middle), and its client and session (a keep-alive
+    // connection). A repeated run is copied from there in one call instead of being assembled
+    // again; a flush forgets where the runs were.
+    const b = this.#buf
+    let p = this.#used
+    const last = this.#last
+    const headEnd = p + head.length + middle.length
+    if (head === last.head && middle === last.middle) b.copyWithin(p, last.start, last.start + headEnd - p)
+    else {
+      b.set(head, p)
+      b.set(middle, p + head.length)
+      last.head = head
+      last.middle = middle
+    }
+    last.start = p
+    p = numbers(b, headEnd, r)
+    if (ipPiece === last.ipPiece && session === last.session) {
+      b.copyWithin(p, last.identStart, last.identEnd)
+      p += last.identEnd - last.identStart
+      last.identStart = p - (last.identEnd - last.identStart)
+      last.identEnd = p
+    } else {
+      const identStart = p
+      p = ident(b, p, ipPiece, session)
+      last.ipPiece = ipPiece
+      last.session = session
+      last.identStart = identStart
+      last.identEnd = p
+    }
+    this.#used = p
     this.#pended()
   }
 
   /**
-   * The part of an access line fixed by its method and route (the level follows from the route),
-   * from the level to `"status":`, built once per pair: routes are the router's patterns, methods
-   * those the HTTP parser accepts, so the cache stays small.
+   * The part of an access line fixed by its method, route and status (the level follows from the
+   * route), from the level to `"ms":`, built once per triple: routes are the router's patterns,
+   * methods those the HTTP parser accepts and statuses those the code sends, so the cache stays
+   * small (and is bounded anyway). The last triple is kept apart: under load most requests repeat
+   * it, and it is then found without a lookup.
    */
-  #middle(level: LogLevel, method: string, route: string | null): Buffer {
-    let byMethod = this.#middles.get(route)
-    if (byMethod === undefined) this.#middles.set(route, (byMethod = new Map()))
-    let middle = byMethod.get(method)
-    if (middle === undefined) {
-      middle = enc(`","level":"${level}","kind":"access","method":${JSON.stringify(method)},"route":${route === null ? 'null' : JSON.stringify(route)},"status":`)
-      byMethod.set(method, middle)
+  #prefix(method: string, route: string | null, status: number): AccessPrefix {
+    const last = this.#lastPrefix
+    if (last.method === method && last.route === route && last.status === status) return last
+    let byMethod = this.#prefixes.get(route)
+    if (byMethod === undefined) this.#prefixes.set(route, (byMethod = new Map()))
+    let byStatus = byMethod.get(method)
+    if (byStatus === undefined) byMethod.set(method, (byStatus = new Map()))
+    let found = byStatus.get(status)
+    if (found === undefined) {
+      // Bounded even if a custom handler invented statuses: start over rather than grow.
+      if (this.#prefixCount >= MAX_PREFIXES) {
+        this.#prefixes.clear()
+        this.#prefixCount = 0
+        this.#prefixes.set(route, (byMethod = new Map()))
+        byMethod.set(method, (byStatus = new Map()))
+      }
+      this.#prefixCount++
+      const level: LogLevel = route !== null && PROBES.has(route) ? 'debug' : 'info'
+      const bytes = enc(`","level":"${level}","kind":"access","method":${JSON.stringify(method)},"route":${route === null ? 'null' : JSON.stringify(route)},"status":${statusText(status)},"ms":`)
+      found = { method, route, status, level, rank: RANK[level], bytes }
+      byStatus.set(status, found)
     }
-    return middle
+    return (this.#lastPrefix = found)
   }
 
-  /** The end of an access line for a client address, built once per address. */
-  #ipTail(ip: string): Buffer {
-    let tail = this.#ipTails.get(ip)
-    if (tail === undefined) {
+  /** The client-address piece of an access line, built once per address. */
+  #ipPiece(ip: string): Buffer {
+    // Consecutive requests often come from one client (a keep-alive connection): no lookup then.
+    if (ip === this.#lastIp) return this.#lastIpPiece
+    let piece = this.#ipPieces.get(ip)
+    if (piece === undefined) {
       // Bounded: client addresses are the only open-ended set; start over rather than grow.
-      if (this.#ipTails.size >= 4096) this.#ipTails.clear()
-      this.#ipTails.set(ip, (tail = enc(`,"ip":${JSON.stringify(ip)}}\n`)))
+      if (this.#ipPieces.size >= 4096) this.#ipPieces.clear()
+      this.#ipPieces.set(ip, (piece = enc(`,"ip":${JSON.stringify(ip)},"session":`)))
     }
-    return tail
+    this.#lastIp = ip
+    this.#lastIpPiece = piece
+    return piece
+  }
+
+  /**
+   * The wall-clock time (ms since the epoch) of the monotonic instant `at` (`performance.now()`).
+   * The offset between the two clocks is read again once a second of monotonic time, so a step of
+   * the wall clock (NTP, an operator) shows in the lines within a second, for one wall-clock read a
+   * second instead of one a line; between reads the two clocks drift apart by at most a slewing
+   * NTP's 0.5 ms a second.
+   */
+  #wallTime(at: number): number {
+    if (!(at >= this.#offsetFrom && at < this.#offsetFrom + 1000)) {
+      this.#offsetFrom = at
+      this.#offset = this.#now() - at
+    }
+    return Math.floor(at + this.#offset)
   }
 
   /** `toISOString()`, with the date part formatted once a second (every line needs a stamp). */
@@ -240,6 +342,8 @@ export class Logger {
     const used = this.#used
     if (used === 0) return
     this.#used = 0
+    this.#last.head = null
+    this.#last.ipPiece = null
     // Handed over as text (one string per write, copied out), and the buffer kept for the next
     // lines: the sink may hold on to the text (a stream queues it), never to our bytes.
     this.#write(this.#buf.toString('utf8', 0, used))
@@ -282,24 +386,55 @@ export class Logger {
   }
 }
 
-/** Write one access line at `p` from its cached pieces and `r`'s numbers; returns where it ends. */
-function accessLine(b: Buffer, p: number, head: Buffer, middle: Buffer, r: AccessRecord, tail: Buffer): number {
+/**
+ * An access line is `{"time":…,"status":N,"ms":` (head and middle, cached), the numbers
+ * (`numbers`), then `,"ip":…,"session":` (cached per client), the handle, `}` and a newline
+ * (`ident`). That order keeps the copies of cached pieces to three (a `set` of a few bytes costs
+ * as much as one of a hundred); the short constants are stored byte by byte.
+ */
+function accessLine(b: Buffer, p: number, head: Buffer, middle: Buffer, r: AccessRecord, ipPiece: Buffer): number {
   b.set(head, p)
-  p += head.length
-  b.set(middle, p)
-  p = digits(b, p + middle.length, r.status)
-  b.set(MS, p)
-  p = hundredths(b, p + MS.length, r.ms)
-  b.set(BYTES, p)
-  p = digits(b, p + BYTES.length, r.bytes)
-  b.set(SESSION, p)
-  p += SESSION.length
-  if (r.session === null) {
-    b.set(NULL, p)
-    p += NULL.length
-  } else p = quoted(b, p, r.session)
-  b.set(tail, p)
-  return p + tail.length
+  b.set(middle, p + head.length)
+  return ident(b, numbers(b, p + head.length + middle.length, r), ipPiece, r.session)
+}
+
+/** Write `ms` + `,"bytes":` + bytes at `p`; returns where it ends. */
+function numbers(b: Buffer, p: number, r: AccessRecord): number {
+  p = hundredths(b, p, r.ms)
+  // ,"bytes":
+  b[p] = 0x2c
+  b[p + 1] = 0x22
+  b[p + 2] = 0x62
+  b[p + 3] = 0x79
+  b[p + 4] = 0x74
+  b[p + 5] = 0x65
+  b[p + 6] = 0x73
+  b[p + 7] = 0x22
+  b[p + 8] = 0x3a
+  return digits(b, p + 9, r.bytes)
+}
+
+/** Write the client piece, the session handle (or null), `}` and the newline at `p`. */
+function ident(b: Buffer, p: number, ipPiece: Buffer, session: string | null): number {
+  b.set(ipPiece, p)
+  p += ipPiece.length
+  if (session === null) {
+    // null
+    b[p] = 0x6e
+    b[p + 1] = 0x75
+    b[p + 2] = 0x6c
+    b[p + 3] = 0x6c
+    p += 4
+  } else p = quoted(b, p, session)
+  // }\n
+  b[p] = 0x7d
+  b[p + 1] = 0x0a
+  return p + 2
+}
+
+/** A status as `digits` writes numbers (node only sends integers from 100 to 999). */
+function statusText(status: number): string {
+  return status >= 0 && status <= Number.MAX_SAFE_INTEGER ? String(Math.floor(status)) : '0'
 }
 
 /** Write the decimal digits of `n` (an integer ≥ 0; anything else is written as 0) at `p`. */

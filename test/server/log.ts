@@ -1,6 +1,6 @@
 import t from 'tap'
 import { EVENT_LEVELS, Logger, type AccessRecord } from '../../lib/server/log.js'
-import { SECURITY_EVENT_TYPES } from '../../lib/events.js'
+import { SECURITY_EVENT_TYPES, type SecurityEvent } from '../../lib/events.js'
 
 const TIME = Date.UTC(2026, 0, 2, 3, 4, 5, 678)
 const access: AccessRecord = { method: 'GET', route: '/sessions/:handle', status: 200, ms: 0.42, bytes: 57, session: 'Zp3aaaaaaaaaaaaa', ip: '127.0.0.1' }
@@ -157,6 +157,46 @@ function accessLine(r: Partial<AccessRecord>): string {
   return all[0] as string
 }
 
+/** The keys of an access line, in the order they are written. */
+const ACCESS_KEYS = ['time', 'level', 'kind', 'method', 'route', 'status', 'ms', 'bytes', 'ip', 'session']
+
+/** An integer field as an access line shows it: the floored number, 0 unless a safe integer ≥ 0. */
+function wholeOrZero(n: number): number {
+  return n >= 0 && n <= Number.MAX_SAFE_INTEGER ? Math.floor(n) : 0
+}
+
+/**
+ * The access line expected for `r` at `time`, built here from the record (not from the logger's
+ * pieces), keys in the written order: `JSON.stringify` of it is the line's exact text.
+ */
+function expectedAccess(r: AccessRecord, time: number, level: 'debug' | 'info' = r.route === '/healthz' || r.route === '/metrics' ? 'debug' : 'info') {
+  return {
+    time: new Date(time).toISOString(),
+    level,
+    kind: 'access',
+    method: r.method,
+    route: r.route,
+    status: wholeOrZero(r.status),
+    // + 0: a -0 (from a tiny negative ms) is written, and read back, as 0.
+    ms: Number.isFinite(r.ms) && r.ms >= 0 ? Math.round(r.ms * 100) / 100 + 0 : 0,
+    bytes: wholeOrZero(r.bytes),
+    ip: r.ip,
+    session: r.session,
+  }
+}
+
+/** A small seeded PRNG (mulberry32): the same sequence on every run. */
+function prng(seed: number): () => number {
+  let s = seed >>> 0
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0
+    let x = s
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 t.test('ms: rounded to hundredths, printed as JavaScript prints the rounded number', async (t) => {
   const exact: Record<number, string> = { 0: '0', 0.2: '0.2', 0.42: '0.42', 0.05: '0.05', 3: '3', 12.05: '12.05', 1234.5: '1234.5' }
   for (const [ms, text] of Object.entries(exact)) {
@@ -188,7 +228,7 @@ t.test('ms, status and bytes that are not numbers ≥ 0 are written as 0, the li
 t.test('status and bytes: digits of every magnitude', async (t) => {
   for (const n of [0, 7, 10, 99, 100, 404, 65535, 123456789]) {
     const line = accessLine({ status: n, bytes: n })
-    t.match(line, `"status":${n},"ms":0.42,"bytes":${n},"session":`, `${n}`)
+    t.match(line, `"status":${n},"ms":0.42,"bytes":${n},"ip":`, `${n}`)
     const parsed = JSON.parse(line)
     t.equal(parsed.status, n)
     t.equal(parsed.bytes, n)
@@ -197,7 +237,7 @@ t.test('status and bytes: digits of every magnitude', async (t) => {
 
 t.test('session handles: copied as is when plain, JSON-quoted otherwise, always round-trip', async (t) => {
   const plain = 'Zp3-_aZ09xyzABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01'
-  t.match(accessLine({ session: plain }), `,"session":"${plain}","ip":"127.0.0.1"}`)
+  t.match(accessLine({ session: plain }), `,"ip":"127.0.0.1","session":"${plain}"}`)
   const handles = [
     plain,
     '',
@@ -219,7 +259,7 @@ t.test('session handles: copied as is when plain, JSON-quoted otherwise, always 
     const line = accessLine({ session })
     // A lone surrogate is written escaped (`\ud800`), as JSON.stringify writes it, and read back as is.
     t.equal(JSON.parse(line).session, session, `handle ${k}`)
-    t.ok(line.includes(`,"session":${JSON.stringify(session)},"ip":`), `handle ${k} as text`)
+    t.ok(line.endsWith(`,"session":${JSON.stringify(session)}}`), `handle ${k} as text`)
   }
   // All the handles in one buffer: each line whole, in order.
   const { log, lines } = capture()
@@ -459,4 +499,319 @@ t.test('an access line longer than the buffer is written as a short one would be
   t.ok(same(2), 'ms 0.4234 is written 0.42')
   t.ok(same(4), 'ms NaN and bytes -1 are written 0')
   t.ok(same(6), 'ms Infinity is written 0, bytes 1.5 as 1')
+})
+
+t.test('access lines repeat runs of the line before them, each still exactly as if written alone', async (t) => {
+  let now = TIME
+  const { log, out, lines } = chunks({ now: () => now })
+  const want: string[] = []
+  const put = (r: Partial<AccessRecord>) => {
+    const record = { ...access, ...r }
+    log.access(record)
+    const line = expectedAccess(record, now)
+    if (line.level === 'info') want.push(JSON.stringify(line))
+  }
+  put({})
+  put({ ms: 12.5, bytes: 3 }) // same millisecond, route, client and session: only the numbers differ
+  put({ ms: 1, bytes: 1234567, session: null }) // same millisecond and route, another session
+  put({ ip: '::1', session: null }) // same millisecond and route, another client
+  put({ ip: '::1', session: null, status: 404 }) // another status, same client and session
+  now = TIME + 1
+  put({ ip: '::1', session: null, status: 404, bytes: 8 }) // another millisecond, same route and client
+  log.log('info', 'between')
+  want.push(JSON.stringify({ time: new Date(now).toISOString(), level: 'info', kind: 'message', message: 'between' }))
+  put({ ip: '::1', session: null, status: 404, bytes: 9 }) // a text line between: the runs are still there
+  put({ ip: '::1', session: null, status: 404, bytes: 10, route: '/healthz' }) // skipped (debug)
+  put({ ip: '::1', session: null, status: 404, bytes: 11 }) // repeats the line before the skipped one
+  log.flush()
+  t.equal(out.length, 1)
+  put({ ip: '::1', session: null, status: 404, bytes: 12 }) // after a flush: nothing to repeat
+  put({ ip: '::1', session: null, status: 404, bytes: 13 }) // repeats the line after the flush
+  put({ ip: '::1', session: 'a"b\\c\u0001é😀', bytes: 14 }) // a handle that needs quoting...
+  put({ ip: '::1', session: 'a"b\\c\u0001é😀', bytes: 15 }) // ... repeated
+  put({ ip: '::2', session: 'a"b\\c\u0001é😀', bytes: 16 }) // same handle, another client
+  log.flush()
+  t.equal(out.length, 2)
+  t.same(lines(), want)
+  t.ok((out[1] as string).startsWith(want[9] as string), 'the second write starts with the line after the flush')
+
+  // Around a line too long for the buffer (written alone, after a flush): the lines after it are
+  // written afresh, and whole.
+  const long = chunks({ maxPending: 8192 })
+  const ip = '9'.repeat(20_000)
+  long.log.access(access)
+  long.log.access({ ...access, ip })
+  long.log.access(access)
+  long.log.access({ ...access, bytes: 1 })
+  long.log.flush()
+  const line = JSON.stringify(expectedAccess(access, TIME))
+  t.same(long.out, [`${line}\n`, `${JSON.stringify(expectedAccess({ ...access, ip }, TIME))}\n`, `${line}\n${JSON.stringify(expectedAccess({ ...access, bytes: 1 }, TIME))}\n`])
+})
+
+t.test('property: random access, audit and message lines and flushes; every line exactly as expected', async (t) => {
+  const rand = prng(0x5e551011)
+  const pick = <T>(pool: readonly T[]): T => pool[Math.floor(rand() * pool.length)] as T
+  // The same millisecond, the next one, and one in the next second.
+  const clocks = [TIME, TIME + 1, TIME + 400]
+  const methods = ['GET', 'POST']
+  const routes = ['/sessions/:handle', null]
+  const statuses = [200, 304, NaN]
+  const ips = ['127.0.0.1', '::ffff:192.0.2.1']
+  const sessions = [null, 'Zp3aaaaaaaaaaaaa', 'a"b\\c\u0001é']
+  const ms = (): number => {
+    const x = rand()
+    if (x < 0.08) return NaN
+    if (x < 0.12) return Infinity
+    if (x < 0.2) return -pick([0.004, 0.006, 0.5, 3, 1e300])
+    if (x < 0.25) return 0
+    if (x < 0.6) return Math.floor(rand() * 1e5) / 100
+    return rand() * 1000
+  }
+  const bytes = (): number => {
+    const x = rand()
+    if (x < 0.08) return NaN
+    if (x < 0.16) return -pick([1, 0.5, 1e9])
+    if (x < 0.3) return rand() * 100
+    return Math.floor(rand() * 1e6)
+  }
+  let now = TIME
+  const out: string[] = []
+  const log = new Logger({ now: () => now, write: (text) => out.push(text), maxPending: 700 })
+  const want: object[] = []
+  const wantAccess: string[] = []
+  let r: AccessRecord = { ...access }
+  // A model of the pending buffer: its last access line (null when nothing is pending), and
+  // whether that line was the first since the last write.
+  let previous: { time: number; r: AccessRecord; first: boolean } | null = null
+  let writes = 0
+  const seen = { sameRun: 0, newRun: 0, sameIdent: 0, newIdent: 0, sameRunAfterFlush: 0, sameIdentAfterFlush: 0, flushes: 0 }
+  for (let i = 0; i < 2000; i++) {
+    if (rand() < 0.3) now = pick(clocks)
+    const x = rand()
+    if (x < 0.05) {
+      log.flush()
+      seen.flushes++
+    } else if (x < 0.08) {
+      const e: SecurityEvent =
+        rand() < 0.5
+          ? { type: 'login.failed', time: pick(clocks), reason: 'bad-password', ip: pick(ips), userAgent: 'curl/8 "q"' }
+          : { type: 'session.created', time: pick(clocks), handle: pick(sessions) }
+      log.event(e)
+      const { type, time, ...fields } = e
+      want.push({ time: new Date(time).toISOString(), level: EVENT_LEVELS[type], kind: 'audit', event: type, ...fields })
+    } else if (x < 0.1) {
+      log.log('info', 'tick', { i })
+      want.push({ time: new Date(now).toISOString(), level: 'info', kind: 'message', message: 'tick', i })
+    } else {
+      // Each field often as in the line before, for runs of equal pieces.
+      const keep = () => rand() < 0.6
+      r = {
+        method: keep() ? r.method : pick(methods),
+        route: keep() ? r.route : pick(routes),
+        status: keep() ? r.status : pick(statuses),
+        ms: ms(),
+        bytes: bytes(),
+        ip: keep() ? r.ip : pick(ips),
+        session: keep() ? r.session : pick(sessions),
+      }
+      log.access(r)
+      const line = expectedAccess(r, now)
+      want.push(line)
+      wantAccess.push(JSON.stringify(line))
+      if (previous !== null) {
+        const p = previous.r
+        const sameRun = previous.time === now && p.method === r.method && p.route === r.route && Object.is(p.status, r.status)
+        const sameIdent = p.ip === r.ip && p.session === r.session
+        seen[sameRun ? 'sameRun' : 'newRun']++
+        seen[sameIdent ? 'sameIdent' : 'newIdent']++
+        if (previous.first && sameRun) seen.sameRunAfterFlush++
+        if (previous.first && sameIdent) seen.sameIdentAfterFlush++
+      }
+      previous = { time: now, r, first: previous === null }
+    }
+    if (x < 0.05 || out.length !== writes) {
+      writes = out.length
+      previous = null
+    }
+  }
+  log.flush()
+  t.ok(out.length > 100, `${out.length} writes`)
+  t.ok(
+    out.every((chunk) => chunk.endsWith('\n')),
+    'every write is whole lines',
+  )
+  const all = out.join('').split('\n').filter(Boolean)
+  t.strictSame(
+    all.map((l) => JSON.parse(l)),
+    want,
+    'every line, in order',
+  )
+  const accessTexts = all.filter((l) => JSON.parse(l).kind === 'access')
+  t.equal(accessTexts.length, wantAccess.length)
+  t.same(accessTexts, wantAccess, 'access lines as text: the expected objects, stringified')
+  t.ok(
+    accessTexts.every((l) => JSON.stringify(Object.keys(JSON.parse(l))) === JSON.stringify(ACCESS_KEYS)),
+    'keys in the written order',
+  )
+  // The sequence exercised every case of reuse, and of none.
+  for (const [name, count] of Object.entries(seen)) t.ok(count >= 10, `${name}: ${count}`)
+})
+
+t.test('at: the time stamp from the end of the response, the clock read once a second of it', async (t) => {
+  let now = TIME
+  let reads = 0
+  const { log, lines } = chunks({ now: () => (reads++, now) })
+  const times: number[] = []
+  const put = (at?: number) => {
+    log.access(at === undefined ? access : { ...access, at })
+  }
+  put(5000.25)
+  t.equal(reads, 1, 'the clock is read for the first line')
+  times.push(TIME)
+  // The wall clock moves (or is stepped) meanwhile: within a second of monotonic time the offset
+  // read at 5000.25 still holds.
+  now = TIME + 60_000
+  const offset = TIME - 5000.25
+  put(5400)
+  t.equal(Math.floor(5400 + offset), TIME + 399, '399.75 ms on, floored')
+  times.push(TIME + 399)
+  put(6000.2) // the last instant of that second
+  t.equal(Math.floor(6000.2 + offset), TIME + 999)
+  times.push(TIME + 999)
+  t.equal(reads, 1, 'not read again within the second')
+  put(6000.25) // a second on: read again, and the step shows
+  t.equal(reads, 2)
+  times.push(TIME + 60_000)
+  now = TIME + 120_000
+  put(6500)
+  t.equal(Math.floor(6500 + (TIME + 60_000 - 6000.25)), TIME + 60_499)
+  times.push(TIME + 60_499)
+  t.equal(reads, 2)
+  put(4000) // before the instant the offset was read at: read again
+  t.equal(reads, 3)
+  times.push(TIME + 120_000)
+  now = TIME + 180_000
+  put() // no `at`: the clock, read for this line
+  t.equal(reads, 4)
+  times.push(TIME + 180_000)
+  put(4999.5) // the offset read at 4000 still holds: a line without `at` does not move it
+  t.equal(reads, 4)
+  times.push(TIME + 120_999)
+  // A skipped line (a probe at info) reads no clock, and moves no offset.
+  log.access({ ...access, route: '/healthz', at: 90_000 })
+  t.equal(reads, 4)
+  put(4999.75)
+  times.push(TIME + 120_999)
+  t.equal(reads, 4)
+  log.flush()
+  t.same(
+    lines(),
+    times.map((time) => JSON.stringify(expectedAccess(access, time))),
+    'the time stamps; `at` itself is no field of the line',
+  )
+
+  // Without `at`, the clock is read for every line.
+  let clock = TIME
+  let clockReads = 0
+  const plain = chunks({ now: () => (clockReads++, clock) })
+  const steps = [0, 0, 1, 400, 399, 86_400_000]
+  for (const step of steps) {
+    clock = TIME + step
+    plain.log.access(access)
+  }
+  plain.log.flush()
+  t.equal(clockReads, steps.length)
+  t.same(
+    plain.lines().map((l) => JSON.parse(l).time),
+    steps.map((step) => new Date(TIME + step).toISOString()),
+  )
+
+  // Pretty lines take the same time stamp.
+  let prettyNow = TIME
+  const pretty = chunks({ format: 'pretty', now: () => prettyNow })
+  pretty.log.access({ ...access, at: 5000.25 })
+  prettyNow = TIME + 60_000
+  pretty.log.access({ ...access, at: 5400 })
+  pretty.log.flush()
+  t.same(
+    pretty.lines().map((l) => l.slice(0, 12)),
+    [new Date(TIME).toISOString().slice(11, 23), new Date(TIME + 399).toISOString().slice(11, 23)],
+  )
+})
+
+t.test('the access-line prefix cache is bounded: it starts over past 4096 method, route and status triples', async (t) => {
+  const { log, out, lines } = capture({ level: 'debug', maxPending: 16 << 20 })
+  const record = (k: number): AccessRecord => ({
+    ...access,
+    method: k % 2 === 0 ? 'GET' : 'POST',
+    route: k % 5 === 0 ? null : k % 5 === 1 ? '/healthz' : `/r/${k % 5}`,
+    status: 100 + k,
+    bytes: k,
+  })
+  // 4901 distinct triples (statuses 100 to 5000): the 4097th (k = 4096) finds the cache full.
+  const ks = Array.from({ length: 4901 }, (_, k) => k)
+  // After the start over: the first triple and the one before the start over (both dropped),
+  // the one that started it over, the one after, the last one, and the first ones again.
+  const again = [0, 4095, 4096, 4097, 4900, 0, 1, 1]
+  const all = [...ks, ...again]
+  for (const k of all) log.access(record(k))
+  log.flush()
+  t.equal(out.length, 1)
+  const want = all.map((k) => JSON.stringify(expectedAccess(record(k), TIME)))
+  const got = lines()
+  t.equal(got.length, all.length)
+  t.same(got.slice(4094, 4099), want.slice(4094, 4099), 'around the start over')
+  t.same(got.slice(-again.length), want.slice(-again.length), 'triples from before and after the start over')
+  t.same(
+    got.slice(-again.length).map((l) => [JSON.parse(l).status, JSON.parse(l).level]),
+    again.map((k) => [100 + k, k % 5 === 1 ? 'debug' : 'info']),
+  )
+  t.ok(
+    got.every((l, i) => l === want[i]),
+    'every line',
+  )
+})
+
+t.test('levels of access lines follow each line\'s own route, never the line before', async (t) => {
+  const records: AccessRecord[] = [
+    { ...access },
+    { ...access, route: '/healthz' }, // after an info line of the same method and status
+    { ...access, route: '/healthz', bytes: 1 }, // the same triple again
+    { ...access, bytes: 2 }, // an info line right after a probe
+    { ...access, route: '/metrics' },
+    { ...access, route: null },
+    { ...access, route: '/metrics', status: 503 },
+    { ...access, route: '/healthz', method: 'HEAD' },
+    { ...access, route: '/healthz/' }, // not a probe route
+    { ...access, route: '/METRICS' },
+    { ...access, route: '/healthz', bytes: 3 },
+    { ...access, status: 503, bytes: 4 },
+    { ...access, route: '/metrics', status: 503, bytes: 5 },
+    { ...access, status: 503, bytes: 6 },
+  ]
+  const levels = records.map((r) => (r.route === '/healthz' || r.route === '/metrics' ? 'debug' : 'info'))
+  t.equal(levels.filter((l) => l === 'debug').length, 7)
+  for (const level of ['debug', 'info', 'warn'] as const) {
+    const { log, lines } = capture({ level })
+    for (const r of records) log.access(r)
+    log.flush()
+    const want = records.map((r) => expectedAccess(r, TIME)).filter((l) => log.enabled(l.level))
+    t.same(
+      lines(),
+      want.map((l) => JSON.stringify(l)),
+      level,
+    )
+    t.equal(lines().length, { debug: 14, info: 7, warn: 0 }[level])
+  }
+})
+
+t.test('the prefix memo starts empty: even the first record with an empty method, no route and status -1 gets its whole line', async (t) => {
+  const line = accessLine({ method: '', route: null, status: -1, session: null })
+  t.strictSame(JSON.parse(line), { time: '2026-01-02T03:04:05.678Z', level: 'info', kind: 'access', method: '', route: null, status: 0, ms: 0.42, bytes: 57, ip: '127.0.0.1', session: null })
+})
+
+t.test('an `at` that is not a finite number falls back to reading the clock', async (t) => {
+  for (const at of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    t.equal(JSON.parse(accessLine({ at })).time, '2026-01-02T03:04:05.678Z', String(at))
+  }
 })
