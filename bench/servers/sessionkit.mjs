@@ -13,8 +13,13 @@
  * writes to a file), and metrics on (METRICS_TOKEN), so every request is timed and counted.
  * BENCH_OBSERVED=logs or =metrics turns on one half only (servers sessionkit-memory-logs and
  * sessionkit-memory-metrics), to see which half costs what.
+ * BENCH_CALLGRIND=1 (bench/instructions.mjs, under valgrind, ~50× slower): the clock-paced work is
+ * scaled back to what it is per request at full speed — `performance.now()` runs 50× slower, log
+ * lines are written by size only, the event-loop delay monitor (a 10 ms timer) is left out.
  */
 import { openSync, writeSync } from 'node:fs'
+import { syncBuiltinESMExports } from 'node:module'
+import perfHooks from 'node:perf_hooks'
 import { startServer } from '../../dist/server/app.js'
 import { loadConfig } from '../../dist/server/config.js'
 import { Logger } from '../../dist/server/log.js'
@@ -22,6 +27,13 @@ import { RedisStore } from '../../dist/stores/redis.js'
 import { announce, required } from './common.mjs'
 
 const kind = required('BENCH_STORE')
+const callgrind = process.env.BENCH_CALLGRIND === '1'
+if (callgrind) {
+  const now = performance.now.bind(performance)
+  performance.now = () => now() / 50
+  perfHooks.monitorEventLoopDelay = () => ({ enable() {}, disable() {}, reset() {}, percentile: () => 0 })
+  syncBuiltinESMExports()
+}
 // BENCH_OBSERVED=1 is both; `logs` or `metrics` is one half (to see which costs what).
 const observed = new Set(process.env.BENCH_OBSERVED === '1' ? ['logs', 'metrics'] : (process.env.BENCH_OBSERVED ?? '').split(',').filter(Boolean))
 const config = loadConfig({
@@ -43,7 +55,7 @@ const store = kind === 'redis' ? new RedisStore({ url: required('BENCH_REDIS_URL
 const overrides = store === undefined ? {} : { store }
 if (observed.has('logs')) {
   const devNull = openSync('/dev/null', 'w')
-  overrides.logger = new Logger({ level: 'info', write: (text) => writeSync(devNull, text) })
+  overrides.logger = new Logger({ level: 'info', write: (text) => writeSync(devNull, text), ...(callgrind ? { flushMs: 2 ** 31 - 1 } : {}) })
 }
 const running = await startServer(config, overrides)
 announce(running.url, () => running.close(2000), () => store?.clientCacheStats() ?? null)

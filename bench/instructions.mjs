@@ -1,0 +1,148 @@
+/**
+ * `npm run bench:instructions`: what logs and metrics add to an authenticated GET /dashboard, in
+ * CPU instructions per request counted by valgrind's callgrind, not in time. On a machine whose
+ * neighbours make identical server processes 30–50 % apart in CPU time from one round to the next,
+ * an overhead of a few per cent cannot be timed; an instruction count repeats to 0.1 %.
+ *
+ * How: bench/servers/sessionkit.mjs (MemoryStore) runs under `valgrind --tool=callgrind` once per
+ * mode (plain, logs + metrics, logs, metrics), two at a time. One keep-alive connection sends
+ * GET /dashboard in batches of 10 requests written at once, the next batch only when all 10
+ * answers have arrived, so every mode reads the same batches (with free-running connections the
+ * batch sizes, and with them the per-batch costs of the event loop, follow the server's speed).
+ * After a warm-up the counters are zeroed (`callgrind_control -z`), the measured requests run, and
+ * the counters are dumped: instructions per request = instructions in user space over that window ÷
+ * requests. What it does not see: kernel time (socket I/O, the log's write(2)) and how fast the
+ * instructions run (cache misses, garbage collection pauses count only as their instructions).
+ *
+ * Under valgrind the server runs ~50× slower, so work that is paced by the clock rather than by
+ * requests would weigh ~50× too much per request: BENCH_CALLGRIND=1 makes the bench server slow
+ * its `performance.now()` by that factor (a millisecond spans as many requests as under real load,
+ * which is what the log's per-millisecond time stamp cache sees), write pending log lines by size
+ * only (no 20 ms timer) and leave out the event-loop delay monitor's 10 ms timer.
+ *
+ * Needs valgrind (`apt-get install valgrind`); not part of `npm run bench` or of CI.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import net from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { login } from './lib/servers.mjs'
+import { makeUsers } from './lib/users.mjs'
+
+const MODES = { plain: '', 'logs + metrics': '1', logs: 'logs', metrics: 'metrics' }
+const WARMUP = 6000
+const MEASURED = 6000
+const BATCH = 10
+/** A small young generation, so the measured window holds many scavenges, not zero or one. */
+const NODE_FLAGS = ['--no-allocation-site-pretenuring', '--min-semi-space-size=2', '--max-semi-space-size=2', '--single-threaded']
+
+function valgrindMissing() {
+  try {
+    execFileSync('valgrind', ['--version'], { stdio: 'ignore' })
+    return false
+  } catch {
+    return true
+  }
+}
+
+/** Instructions per request of one server mode. */
+async function count(observed, usersFile, user) {
+  const dir = mkdtempSync(join(tmpdir(), 'sk-callgrind-'))
+  const server = new URL('./servers/sessionkit.mjs', import.meta.url).pathname
+  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/out.%p`, '--dump-instr=no', 'node', ...NODE_FLAGS, server], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: {
+      ...process.env,
+      NODE_ENV: 'development',
+      BENCH_STORE: 'memory',
+      BENCH_USERS_FILE: usersFile,
+      BENCH_PREFIX: 'unused:',
+      BENCH_REDIS_URL: 'redis://127.0.0.1:6379',
+      SESSION_SECRET: randomBytes(32).toString('base64url'),
+      BCRYPT_COST: '4',
+      BENCH_OBSERVED: observed,
+      BENCH_CALLGRIND: '1',
+    },
+  })
+  let stderr = ''
+  child.stderr.on('data', (d) => (stderr += d))
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  try {
+    const url = await Promise.race([
+      new Promise((resolve) => child.on('message', (m) => m?.type === 'ready' && resolve(m.url))),
+      exited.then(() => Promise.reject(new Error(`server under valgrind exited: ${stderr.slice(-1000)}`))),
+    ])
+    const cookie = await login(url, user)
+    const { port } = new URL(url)
+    const request = `GET /dashboard HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nCookie: ${cookie}\r\n\r\n`
+    const socket = net.connect(Number(port), '127.0.0.1')
+    socket.setNoDelay(true)
+    await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject))
+    let received = ''
+    let waiting = null
+    socket.on('data', (d) => {
+      received += d.toString('latin1')
+      if (waiting !== null && waiting.check()) waiting.done()
+    })
+    // Answers are counted by their status lines; every one must be a 200.
+    const answers = () => received.split('HTTP/1.1 ').length - 1
+    const batches = async (requests) => {
+      for (let sent = 0; sent < requests; sent += BATCH) {
+        const until = answers() + BATCH
+        await new Promise((done) => {
+          waiting = { check: () => answers() >= until, done }
+          socket.write(request.repeat(BATCH))
+        })
+        waiting = null
+        const bad = received.split('HTTP/1.1 ').slice(1).find((a) => !a.startsWith('200 '))
+        if (bad !== undefined) throw new Error(`not a 200: ${bad.slice(0, 40)}`)
+        received = ''
+      }
+    }
+    await batches(WARMUP)
+    execFileSync('callgrind_control', ['--zero', String(child.pid)], { stdio: 'ignore' })
+    await batches(MEASURED)
+    execFileSync('callgrind_control', [`--dump=measured`, String(child.pid)], { stdio: 'ignore' })
+    socket.destroy()
+    child.send({ type: 'stop' })
+    await exited
+    let instructions = null
+    for (const name of readdirSync(dir)) {
+      const text = readFileSync(join(dir, name), 'utf8')
+      if (/^desc: Trigger: .*measured/m.test(text)) instructions = Number(/^summary: (\d+)/m.exec(text)[1])
+    }
+    if (instructions === null) throw new Error('callgrind wrote no measured dump')
+    return instructions / MEASURED
+  } finally {
+    child.kill('SIGKILL')
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+if (valgrindMissing()) {
+  console.error('bench:instructions needs valgrind (apt-get install valgrind)')
+  process.exit(2)
+}
+const { file: usersFile, users } = await makeUsers(2, 4)
+try {
+  const names = Object.keys(MODES)
+  const perRequest = {}
+  // Two at a time (a 2-CPU machine): counts do not depend on what else runs.
+  for (let i = 0; i < names.length; i += 2) {
+    const pair = names.slice(i, i + 2)
+    const counts = await Promise.all(pair.map((name) => count(MODES[name], usersFile, users[0])))
+    pair.forEach((name, k) => (perRequest[name] = counts[k]))
+  }
+  const plain = perRequest.plain
+  console.log(`GET /dashboard, MemoryStore: user-space instructions per request (callgrind; ${WARMUP} warm-up + ${MEASURED} measured requests, batches of ${BATCH} on one connection; ${process.version})`)
+  console.log('| mode | instructions / request | × plain | added |')
+  console.log('| --- | ---: | ---: | ---: |')
+  for (const name of names) {
+    const n = perRequest[name]
+    console.log(`| ${name} | ${(n / 1000).toFixed(2)} k | ${(n / plain).toFixed(3)} | ${name === 'plain' ? '–' : `${((n - plain) / 1000).toFixed(2)} k`} |`)
+  }
+} finally {
+  rmSync(usersFile, { force: true })
+}
