@@ -140,10 +140,8 @@ export class Observability {
 /**
  * What each socket had sent when its previous response was recorded (keep-alive: many responses
  * per socket). Kept in a WeakMap, never as a property of the socket: a property added to node's
- * sockets after they are built changes their hidden class, and node:http's own code then runs
- * polymorphic on every request (an added symbol property cost the whole request path ~15 % more
- * instructions under callgrind; bench/RESULTS.md, "Logs + metrics"). A closed socket's entry goes
- * with the socket.
+ * sockets after they are built gives them a second hidden class, which node:http's own code then
+ * meets on every request. A closed socket's entry goes with the socket.
  */
 const sent = new WeakMap<Socket, number>()
 
