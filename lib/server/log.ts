@@ -26,6 +26,9 @@
  * as a string: no per-request strings, number-to-text conversion or growing string of pending
  * lines for the garbage collector. What that saved per request is in bench/RESULTS.md
  * ("Logs + metrics").
+ *
+ * Many processes: everything kept here (the pending bytes, the piece caches, the clock offset) is
+ * how this process formats its own lines; no other worker or instance reads it or needs to.
  */
 import type { SecurityEvent, SecurityEventType } from '../events.js'
 
@@ -151,7 +154,7 @@ export class Logger {
   #offset = 0
   #offsetFrom = Number.NaN
   #head = enc('')
-  /** Where the previous access line's reusable runs are in `#buf` (see {@link access}). */
+  /** Where the previous access line's reusable runs are in `#buf` (see {@link #accessLine}). */
   readonly #last: LastLine = { head: null, middle: null, start: 0, ipPiece: null, session: null, identStart: 0, identEnd: 0 }
   /** Access lines' fixed middles by status, method and route (see {@link #prefix}). */
   readonly #prefixes = new Map<string | null, Map<string, Map<number, AccessPrefix>>>()
@@ -206,19 +209,30 @@ export class Logger {
       this.flush()
       if (most > this.#capacity) {
         // Only a client address of kilobytes (X-Forwarded-For, trusted) makes a line this long:
-        // it is written alone, from a buffer of its own.
+        // it is written alone, from a buffer of its own (nothing to repeat from, nothing to keep).
         const own = Buffer.allocUnsafe(most)
-        this.#write(own.toString('utf8', 0, accessLine(own, 0, head, middle, r, ipPiece)))
+        const end = this.#accessLine(own, 0, head, middle, r, ipPiece)
+        this.#forgetLast()
+        this.#write(own.toString('utf8', 0, end))
         return
       }
     }
-    // Under load most lines repeat runs of the line before them, still in the buffer: its
-    // millisecond and route (head and middle), and its client and session (a keep-alive
-    // connection). A repeated run is copied from there in one call instead of being assembled
-    // again; a flush forgets where the runs were.
-    const b = this.#buf
-    let p = this.#used
+    this.#used = this.#accessLine(this.#buf, this.#used, head, middle, r, ipPiece)
+    this.#pended()
+  }
+
+  /**
+   * Write one access line at `p`: `{"time":…,"status":N,"ms":` (head and middle, cached), the
+   * numbers, then `,"ip":…,"session":` (cached per client), the handle, `}` and a newline. That
+   * order keeps the copies of cached pieces to three (a `set` of a few bytes costs as much as one
+   * of a hundred); the short constants are stored byte by byte. Under load most lines repeat runs
+   * of the line before them, still in the buffer: its millisecond and route (head and middle), and
+   * its client and session (a keep-alive connection). A repeated run is copied from there in one
+   * call instead of being assembled again. Returns where the line ends.
+   */
+  #accessLine(b: Buffer, p: number, head: Buffer, middle: Buffer, r: AccessRecord, ipPiece: Buffer): number {
     const last = this.#last
+    const session = r.session
     const headEnd = p + head.length + middle.length
     if (head === last.head && middle === last.middle) b.copyWithin(p, last.start, last.start + headEnd - p)
     else {
@@ -229,21 +243,24 @@ export class Logger {
     }
     last.start = p
     p = numbers(b, headEnd, r)
+    const identStart = p
     if (ipPiece === last.ipPiece && session === last.session) {
       b.copyWithin(p, last.identStart, last.identEnd)
       p += last.identEnd - last.identStart
-      last.identStart = p - (last.identEnd - last.identStart)
-      last.identEnd = p
     } else {
-      const identStart = p
       p = ident(b, p, ipPiece, session)
       last.ipPiece = ipPiece
       last.session = session
-      last.identStart = identStart
-      last.identEnd = p
     }
-    this.#used = p
-    this.#pended()
+    last.identStart = identStart
+    last.identEnd = p
+    return p
+  }
+
+  /** Nothing in the pending buffer is to be repeated (it was written out, or the line was not in it). */
+  #forgetLast(): void {
+    this.#last.head = null
+    this.#last.ipPiece = null
   }
 
   /**
@@ -342,8 +359,7 @@ export class Logger {
     const used = this.#used
     if (used === 0) return
     this.#used = 0
-    this.#last.head = null
-    this.#last.ipPiece = null
+    this.#forgetLast()
     // Handed over as text (one string per write, copied out), and the buffer kept for the next
     // lines: the sink may hold on to the text (a stream queues it), never to our bytes.
     this.#write(this.#buf.toString('utf8', 0, used))
@@ -384,18 +400,6 @@ export class Logger {
     // unref: pending lines never keep a process alive; exit and shutdown flush them.
     else this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
   }
-}
-
-/**
- * An access line is `{"time":…,"status":N,"ms":` (head and middle, cached), the numbers
- * (`numbers`), then `,"ip":…,"session":` (cached per client), the handle, `}` and a newline
- * (`ident`). That order keeps the copies of cached pieces to three (a `set` of a few bytes costs
- * as much as one of a hundred); the short constants are stored byte by byte.
- */
-function accessLine(b: Buffer, p: number, head: Buffer, middle: Buffer, r: AccessRecord, ipPiece: Buffer): number {
-  b.set(head, p)
-  b.set(middle, p + head.length)
-  return ident(b, numbers(b, p + head.length + middle.length, r), ipPiece, r.session)
 }
 
 /** Write `ms` + `,"bytes":` + bytes at `p`; returns where it ends. */
