@@ -18,7 +18,9 @@
  * stderr through console.error, as before.
  *
  * Lines are buffered and written every 20 ms (one write(2) for many requests, which is most of the
- * cost of logging); {@link Logger.flush} writes what is pending, and runs at shutdown and exit.
+ * cost of logging); {@link Logger.flush} writes what is pending, and runs at shutdown and exit;
+ * {@link Logger.drained} waits at shutdown until the output has taken it. Workers sharing one
+ * stdout write atomic pieces (`atomic`, {@link AtomicWriter}), so their lines never interleave.
  *
  * The buffer is bytes, reused for the life of the logger (each write hands over one string copied
  * out of it). An access line is written into it from cached pieces (the time stamp of the current
@@ -27,8 +29,9 @@
  * lines for the garbage collector. What that saved per request is in bench/RESULTS.md
  * ("Logs + metrics").
  *
- * Many processes: everything kept here (the pending bytes, the piece caches, the clock offset) is
- * how this process formats its own lines; no other worker or instance reads it or needs to.
+ * Many processes: everything kept here (the pending bytes, the piece caches, the clock offset, the
+ * pieces waiting for stdout) is how this process formats and writes its own lines; no other worker
+ * or instance reads it or needs to. What they share is the output, and `atomic` is for that.
  */
 import type { SecurityEvent, SecurityEventType } from '../events.js'
 
@@ -108,15 +111,38 @@ export interface LoggerOptions {
   level?: LogLevel
   /** `json`, one object per line; `pretty` for a terminal (LOG_FORMAT). Default `json`. */
   format?: LogFormat
-  /** Where lines go: called with whole lines. Default: process.stdout. */
+  /** Where lines go: called with whole lines. Default: written to `stream`. */
   write?: (text: string) => void
+  /** The stream lines are written to when `write` is not given. Default: process.stdout. */
+  stream?: OutputStream
   /** Clock (tests). */
   now?: () => number
   /** Write pending lines at least this often (ms). Default 20. */
   flushMs?: number
   /** Write at once when this many bytes are pending (1 to 16 MiB). Default 65 536. */
   maxPending?: number
+  /**
+   * Other processes write to the same output (cluster workers and their primary on one stdout):
+   * write whole lines in pieces of at most {@link PIPE_BUF} bytes, and (on the default stdout
+   * sink) hand over the next piece only once the output has taken the previous one whole. POSIX
+   * makes a write of at most PIPE_BUF bytes to a pipe atomic (all of it or, non-blocking, none),
+   * so the OS never splits a piece and lines of two processes never interleave; a bigger write can
+   * be taken in part, and the rest, written later, lands after another process's bytes. Only a
+   * single line longer than PIPE_BUF (a trusted proxy's X-Forwarded-For of kilobytes) is written
+   * alone in one bigger write. Default false: one process alone on its output writes in
+   * `maxPending` chunks, for fewer writes.
+   */
+  atomic?: boolean
 }
+
+/** What the logger needs of a stream (process.stdout, a file stream). */
+export type OutputStream = NodeJS.WritableStream & { readonly writableLength: number }
+
+/**
+ * The size up to which a write to a pipe is atomic: 4096 on Linux (pipe(7)); POSIX guarantees at
+ * least 512, and Linux, macOS and the BSDs all give 4096 or more.
+ */
+export const PIPE_BUF = 4096
 
 const enc = (text: string): Buffer => Buffer.from(text, 'utf8')
 /** The pending buffer's size: room for a few hundred access lines, whatever maxPending says. */
@@ -134,10 +160,13 @@ export class Logger {
   readonly format: LogFormat
   readonly #rank: number
   readonly #write: (text: string) => void
+  /** True when everything written has left the process (see {@link drained}). */
+  readonly #idle: () => boolean
   readonly #now: () => number
   readonly #maxPending: number
   readonly #flushMs: number
   readonly #capacity: number
+  readonly #atomic: boolean
   /** Pending lines, UTF-8, in `#buf[0, #used)`. */
   readonly #buf: Buffer
   #used = 0
@@ -170,7 +199,22 @@ export class Logger {
     this.level = options.level ?? 'info'
     this.format = options.format ?? 'json'
     this.#rank = RANK[this.level]
-    this.#write = options.write ?? ((text) => void process.stdout.write(text))
+    this.#atomic = options.atomic ?? false
+    if (options.write !== undefined) {
+      this.#write = options.write
+      // A function takes each line when called: nothing is left waiting.
+      this.#idle = () => true
+    } else {
+      const stream = options.stream ?? process.stdout
+      if (this.#atomic) {
+        const writer = new AtomicWriter(stream)
+        this.#write = writer.write
+        this.#idle = () => writer.idle
+      } else {
+        this.#write = (text) => void stream.write(text)
+        this.#idle = () => stream.writableLength === 0
+      }
+    }
     this.#now = options.now ?? Date.now
     const wanted = options.maxPending ?? 65_536
     this.#maxPending = Number.isNaN(wanted) ? 65_536 : Math.min(Math.max(1, Math.floor(wanted)), MAX_PENDING)
@@ -362,7 +406,38 @@ export class Logger {
     this.#forgetLast()
     // Handed over as text (one string per write, copied out), and the buffer kept for the next
     // lines: the sink may hold on to the text (a stream queues it), never to our bytes.
-    this.#write(this.#buf.toString('utf8', 0, used))
+    const buf = this.#buf
+    if (!this.#atomic || used <= PIPE_BUF) {
+      this.#write(buf.toString('utf8', 0, used))
+      return
+    }
+    // Whole lines, at most PIPE_BUF bytes a piece (every line in the buffer ends with a newline).
+    for (let start = 0; start < used; ) {
+      let end = start + PIPE_BUF
+      if (end >= used) end = used
+      else {
+        const newline = buf.lastIndexOf(0x0a, end - 1)
+        // No line ends within PIPE_BUF: this one line is longer, and goes alone.
+        end = (newline >= start ? newline : buf.indexOf(0x0a, end)) + 1
+      }
+      this.#write(buf.toString('utf8', start, end))
+      start = end
+    }
+  }
+
+  /**
+   * Write what is pending, then wait until the output has taken all of it, for at most `timeoutMs`:
+   * at shutdown, before `process.exit()`, which drops whatever the stream still holds (a pipe whose
+   * reader is behind). Resolves true once everything is out, false if the time ran out first.
+   */
+  async drained(timeoutMs: number): Promise<boolean> {
+    this.flush()
+    const deadline = performance.now() + timeoutMs
+    while (!this.#idle()) {
+      if (performance.now() >= deadline) return false
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    return true
   }
 
   #entry(level: LogLevel, time: number, kind: string, fields: Record<string, unknown>): void {
@@ -399,6 +474,61 @@ export class Logger {
     if (this.#used >= this.#maxPending) this.flush()
     // unref: pending lines never keep a process alive; exit and shutdown flush them.
     else this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
+  }
+}
+
+/**
+ * Writes to `stream` one piece at a time: a piece is handed to the stream only when the stream
+ * holds nothing of ours, so each reaches write(2) alone and whole. Why it matters: while a write
+ * waits (a full pipe: the reader is behind), a stream queues the next ones and later writes them
+ * together in one writev(2), bigger than PIPE_BUF, which the OS may then take in part. Pieces
+ * given meanwhile wait here, in order, as they would in the stream's own queue (unbounded either
+ * way: a log line is not dropped because the reader is slow). A stream that fails (EPIPE) still
+ * calls back, so the queue drains and is dropped, as the stream drops writes after a failure.
+ */
+export class AtomicWriter {
+  readonly #stream: OutputStream
+  readonly #queue: string[] = []
+  #head = 0
+  /** The callback of the write the stream could not take at once, until it has. */
+  #holder: (() => void) | null = null
+
+  constructor(stream: OutputStream) {
+    this.#stream = stream
+  }
+
+  /** Write `text` (whole lines, at most PIPE_BUF bytes for the write to be atomic). */
+  readonly write = (text: string): void => {
+    if (this.#holder === null) this.#send(text)
+    else this.#queue.push(text)
+  }
+
+  /** Nothing waits here, and the stream holds nothing: every piece has gone to the OS. */
+  get idle(): boolean {
+    return this.#holder === null && this.#stream.writableLength === 0
+  }
+
+  #send(text: string): void {
+    const done = (): void => {
+      if (this.#holder !== done) return
+      this.#holder = null
+      this.#pump()
+    }
+    this.#stream.write(text, done)
+    // Taken at once (the usual case: the kernel had room) leaves nothing in the stream.
+    if (this.#stream.writableLength > 0) this.#holder = done
+  }
+
+  #pump(): void {
+    const queue = this.#queue
+    while (this.#holder === null && this.#head < queue.length) this.#send(queue[this.#head++] as string)
+    if (this.#head === queue.length) {
+      queue.length = 0
+      this.#head = 0
+    } else if (this.#head >= 1024) {
+      queue.splice(0, this.#head)
+      this.#head = 0
+    }
   }
 }
 

@@ -32,7 +32,8 @@ function onSignals(handler: (signal: string) => void): void {
 
 /** The process's log on stdout (LOG_LEVEL=silent writes nothing). Pending lines are written at exit. */
 function createLog(config: ServerConfig): Logger {
-  const log = new Logger(config.log)
+  // With workers, the primary and every worker write to one inherited stdout: atomic pieces.
+  const log = new Logger({ ...config.log, atomic: config.workers > 1 })
   process.on('exit', () => log.flush())
   return log
 }
@@ -47,10 +48,13 @@ async function runServer(config: ServerConfig): Promise<void> {
   onSignals(() => {
     // A last-resort timer: whatever hangs, the process is gone within the budget.
     setTimeout(() => process.exit(0), SHUTDOWN_MS - 200).unref()
+    const deadline = performance.now() + SHUTDOWN_MS - 400
     running
       .close(SHUTDOWN_MS - 1500)
       /* c8 ignore next -- close() rejects only if the store close() does: log it, still exit 0 */
       .catch((err: unknown) => console.error(`sessionkit: error while shutting down: ${redactCredentials(inspect(err))}`))
+      // process.exit() drops what stdout still holds (its reader is behind): let the log out first.
+      .then(() => log.drained(deadline - performance.now()))
       .finally(() => process.exit(0))
   })
 }
@@ -105,7 +109,7 @@ async function runPrimary(config: ServerConfig): Promise<void> {
     const lived = Date.now() - (startedAt.get(worker) as number)
     startedAt.delete(worker)
     if (stopping) {
-      if (workers().length === 0) process.exit(exitCode)
+      if (workers().length === 0) void log.drained(1000).then(() => process.exit(exitCode))
       return
     }
     if (!listened.has(worker)) {

@@ -1,5 +1,6 @@
 import t from 'tap'
-import { EVENT_LEVELS, Logger, type AccessRecord } from '../../lib/server/log.js'
+import { Writable } from 'node:stream'
+import { AtomicWriter, EVENT_LEVELS, Logger, PIPE_BUF, type AccessRecord } from '../../lib/server/log.js'
 import { SECURITY_EVENT_TYPES, type SecurityEvent } from '../../lib/events.js'
 
 const TIME = Date.UTC(2026, 0, 2, 3, 4, 5, 678)
@@ -814,4 +815,187 @@ t.test('an `at` that is not a finite number falls back to reading the clock', as
   for (const at of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
     t.equal(JSON.parse(accessLine({ at })).time, '2026-01-02T03:04:05.678Z', String(at))
   }
+})
+
+t.test('atomic: whole lines in writes of at most PIPE_BUF bytes, the same text as one write', async (t) => {
+  const lines = (log: Logger, userAgent: string, longIp: string): void => {
+    for (let i = 0; i < 400; i++) {
+      log.access({ ...access, bytes: i, ip: `10.0.${i % 7}.1`, session: i % 3 === 0 ? null : `h${i}` })
+      if (i % 50 === 0) log.event({ type: 'login.failed', time: TIME, reason: 'bad-password', userId: String(i), ip: '::1', userAgent })
+      // A line longer than PIPE_BUF can only be written alone.
+      if (i === 123) log.access({ ...access, ip: longIp })
+    }
+    log.flush()
+  }
+  for (const [userAgent, longIp] of [
+    ['curl/8', `10.9.9.9, ${'1'.repeat(6000)}`],
+    // Multi-byte text: pieces are cut in bytes, at line ends, never inside a character.
+    ['Mözilla/5.0 — 日本語 🙂'.repeat(20), `10.9.9.9, ${'2'.repeat(PIPE_BUF)}`],
+  ]) {
+    const plain = capture({ maxPending: 1 << 20 })
+    lines(plain.log, userAgent as string, longIp as string)
+    const atomic = capture({ atomic: true, maxPending: 1 << 20 })
+    lines(atomic.log, userAgent as string, longIp as string)
+    t.equal(plain.out.length, 1, 'not atomic: one write of the whole buffer')
+    t.equal(atomic.out.join(''), plain.out.join(''), 'the same text, in order')
+    const sizes = atomic.out.map((piece) => Buffer.byteLength(piece))
+    t.ok(atomic.out.length > 10, `${atomic.out.length} pieces`)
+    for (const [i, piece] of atomic.out.entries()) {
+      const size = sizes[i] as number
+      t.ok(piece.endsWith('\n'), 'a piece ends a line')
+      if (size > PIPE_BUF) t.equal(piece.indexOf('\n'), piece.length - 1, 'a piece over PIPE_BUF is one line, alone')
+      // Each piece is as big as it can be: the next line would not have fitted.
+      const next = atomic.out[i + 1]
+      if (size <= PIPE_BUF && next !== undefined) t.ok(size + Buffer.byteLength(next.slice(0, next.indexOf('\n') + 1)) > PIPE_BUF, 'full')
+    }
+    t.equal(sizes.filter((s) => s > PIPE_BUF).length, 1, 'only the one long line is over PIPE_BUF')
+  }
+  // A flush of at most PIPE_BUF bytes is one write, as without `atomic`.
+  const small = capture({ atomic: true })
+  small.log.access(access)
+  small.log.access(access)
+  small.log.flush()
+  t.equal(small.out.length, 1)
+})
+
+t.test('atomic on stdout: one piece in the stream at a time, in order, none lost', async (t) => {
+  /** A stream whose writes complete at once, or (`slow`) only a turn of the event loop later. */
+  const stream = (slow: () => boolean) => {
+    const taken: string[] = []
+    let inFlight = 0
+    let most = 0
+    const w = new Writable({
+      decodeStrings: false,
+      write(chunk: string, _encoding, done) {
+        inFlight++
+        most = Math.max(most, inFlight)
+        const finish = (): void => {
+          taken.push(chunk)
+          inFlight--
+          done()
+        }
+        if (slow()) setImmediate(finish)
+        else finish()
+      },
+    })
+    return { w, taken, most: () => most }
+  }
+  // More than 1024: the queue is compacted as it drains, and stays in order.
+  const pieces = Array.from({ length: 1500 }, (_, i) => `{"n":${i}}\n`)
+
+  // Always slow (a full pipe): each piece waits for the one before it; the stream never holds two.
+  const full = stream(() => true)
+  const write = new AtomicWriter(full.w).write
+  for (const piece of pieces) write(piece)
+  t.equal(full.taken.length, 0, 'only the first is in the stream')
+  t.equal(full.w.writableLength, pieces[0]?.length)
+  await new Promise<void>((resolve) => {
+    const check = () => (full.taken.length === pieces.length ? resolve() : setImmediate(check))
+    check()
+  })
+  t.same(full.taken, pieces, 'all of them, in order')
+  t.equal(full.most(), 1, 'never two in the stream at once (never one writev of several)')
+
+  // Sometimes slow: pieces go at once while the stream takes them, and wait only behind a slow one.
+  let n = 0
+  const mixed = stream(() => n++ % 7 === 3)
+  const writeMixed = new AtomicWriter(mixed.w).write
+  for (const [i, piece] of pieces.entries()) {
+    writeMixed(piece)
+    if (i % 40 === 0) await new Promise((resolve) => setImmediate(resolve))
+  }
+  await new Promise<void>((resolve) => {
+    const check = () => (mixed.taken.length === pieces.length ? resolve() : setImmediate(check))
+    check()
+  })
+  t.same(mixed.taken, pieces)
+  t.equal(mixed.most(), 1)
+
+  // Never slow (a pipe with room, a file): every piece is written at once, nothing waits.
+  const fast = stream(() => false)
+  const writeFast = new AtomicWriter(fast.w).write
+  for (const piece of pieces) writeFast(piece)
+  t.same(fast.taken, pieces, 'written during the calls')
+
+  // Someone else's bytes in the stream (console.log on stdout): ours wait for their own write.
+  const shared = stream(() => true)
+  shared.w.write('someone else\n')
+  const writeShared = new AtomicWriter(shared.w).write
+  writeShared('a\n')
+  writeShared('b\n')
+  await new Promise<void>((resolve) => {
+    const check = () => (shared.taken.length === 3 ? resolve() : setImmediate(check))
+    check()
+  })
+  t.same(shared.taken, ['someone else\n', 'a\n', 'b\n'])
+
+  // A stream that has failed (EPIPE) still calls back: the queue drains instead of growing.
+  const broken = stream(() => true)
+  broken.w.on('error', () => {})
+  broken.w.destroy(new Error('EPIPE'))
+  const handed: string[] = []
+  const realWrite = broken.w.write.bind(broken.w) as (chunk: string, done: () => void) => boolean
+  broken.w.write = ((chunk: string, done: () => void) => (handed.push(chunk), realWrite(chunk, done))) as typeof broken.w.write
+  const writeBroken = new AtomicWriter(broken.w).write
+  for (const piece of pieces) writeBroken(piece)
+  for (let i = 0; i < 2 * pieces.length && handed.length < pieces.length; i++) await new Promise((resolve) => setImmediate(resolve))
+  t.same(handed, pieces, 'every piece handed over (and dropped by the stream): nothing kept waiting')
+  t.same(broken.taken, [], 'nothing written')
+})
+
+t.test('atomic: the default sink is stdout, through one-piece-at-a-time writes', async (t) => {
+  const log = new Logger({ atomic: true, now: () => TIME })
+  const written: string[] = []
+  const original = process.stdout.write
+  process.stdout.write = ((chunk: string, done?: () => void) => {
+    written.push(chunk)
+    if (typeof done === 'function') process.nextTick(done)
+    return true
+  }) as typeof process.stdout.write
+  try {
+    for (let i = 0; i < 100; i++) log.access({ ...access, bytes: i })
+    log.flush()
+  } finally {
+    process.stdout.write = original
+  }
+  t.ok(written.length > 1, `${written.length} writes`)
+  t.ok(written.every((piece) => Buffer.byteLength(piece) <= PIPE_BUF && piece.endsWith('\n')))
+  t.same(written.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l).bytes), Array.from({ length: 100 }, (_, i) => i))
+})
+
+t.test('drained: pending lines written, then waits until the output has taken them, within a time limit', async (t) => {
+  /** A stream that takes each write only when `release()` is called. */
+  const held = () => {
+    const taken: string[] = []
+    const waiting: (() => void)[] = []
+    const w = new Writable({
+      decodeStrings: false,
+      write(chunk: string, _encoding, done) {
+        waiting.push(() => {
+          taken.push(chunk)
+          done()
+        })
+      },
+    })
+    const release = (): void => {
+      for (const go of waiting.splice(0)) go()
+    }
+    return { w, taken, release }
+  }
+  for (const atomic of [false, true]) {
+    const out = held()
+    const log = new Logger({ stream: out.w, atomic, now: () => TIME })
+    for (let i = 0; i < 100; i++) log.access({ ...access, bytes: i })
+    t.equal(await log.drained(30), false, `atomic ${atomic}: the stream still holds lines when the time runs out`)
+    t.ok(out.taken.length === 0)
+    const pump = setInterval(out.release, 5)
+    t.equal(await log.drained(10_000), true, 'then taken: drained')
+    clearInterval(pump)
+    t.same(out.taken.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l).bytes), Array.from({ length: 100 }, (_, i) => i), 'every line, in order')
+  }
+  // A function sink takes lines as it is called: drained at once.
+  const { log, lines } = capture()
+  log.access(access)
+  t.equal(await log.drained(0), true)
+  t.equal(lines().length, 1)
 })

@@ -1,13 +1,18 @@
 /**
  * `npm start` as an operator runs it: JSON lines on stdout (start-up, access, audit), a metrics
- * listener on loopback, pending lines flushed at shutdown; LOG_LEVEL=silent quiet and unobserved.
+ * listener on loopback, pending lines flushed at shutdown; LOG_LEVEL=silent quiet and unobserved;
+ * with workers, whole lines from every process on one stdout, however slow its reader.
  */
 import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { Agent, get } from 'node:http'
+import { Redis } from 'ioredis'
 import t from 'tap'
 import { createApp } from '../../lib/server/app.js'
 import { loadConfig } from '../../lib/server/config.js'
 import { Logger } from '../../lib/server/log.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
+import { childEnv, wipePrefix } from '../fixtures/child-env.js'
 import { JOHN } from '../fixtures/http-client.js'
 import { promtoolCheck } from '../fixtures/prometheus.js'
 
@@ -85,4 +90,78 @@ t.test('LOG_LEVEL=silent: nothing on stdout; the server is not observed at all',
   t.teardown(() => app.sessions.close())
   t.equal(app.observed.active, false, 'a silent logger installs no request hook')
   t.equal(app.sessions.events.active, false, 'and no event listener')
+})
+
+t.test('WORKERS=2 on one stdout pipe that its reader leaves full: every line arrives whole', async (t) => {
+  // Workers and primary share the inherited pipe. With the reader stalled, the pipe fills and each
+  // worker's lines queue up; when the reader resumes, writes larger than PIPE_BUF were taken in
+  // part and the two workers' bytes met mid-line (before the fix: broken lines in 3 runs of 4).
+  const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+  const prefix = `t-mainobs-${randomBytes(6).toString('hex')}:`
+  const raw = new Redis(REDIS_URL)
+  t.teardown(async () => {
+    await wipePrefix(raw, prefix)
+    await raw.quit()
+  })
+  const child = spawn(process.execPath, [...process.execArgv, MAIN], {
+    env: childEnv({ PORT: '0', BCRYPT_COST: '4', WORKERS: '2', REDIS_URL, REDIS_PREFIX: prefix }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  let out = ''
+  let err = ''
+  const read = (c: Buffer): void => void (out += c.toString())
+  child.stdout.on('data', read)
+  child.stderr.on('data', (c: Buffer) => (err += c.toString()))
+  const deadline = Date.now() + 60_000
+  while ((out.match(/listening on/g) ?? []).length < 2) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not listening:\n${out}\n${err}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const url = (/listening on (http:\/\/[^\s"]+)/.exec(out) as RegExpExecArray)[1] as string
+  child.stdout.off('data', read)
+  child.stdout.pause()
+  const before = out
+  // 20 000 requests (3.8 MB of access lines, 60 pipefuls), 16 connections spread over both workers.
+  const REQUESTS = 20_000
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 })
+  t.teardown(() => agent.destroy())
+  let sent = 0
+  const statuses = new Map<number, number>()
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (sent < REQUESTS) {
+        sent++
+        const status = await new Promise<number>((resolve, reject) => {
+          get(`${url}/not-a-route`, { agent }, (res) => {
+            res.resume()
+            res.on('end', () => resolve(res.statusCode as number))
+          }).on('error', reject)
+        })
+        statuses.set(status, (statuses.get(status) ?? 0) + 1)
+      }
+    }),
+  )
+  t.same([...statuses], [[404, REQUESTS]], 'every request answered')
+  child.stdout.on('data', read)
+  child.stdout.resume()
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+  const lines = out.slice(before.length).split('\n').filter(Boolean)
+  const broken = lines.filter((line) => {
+    try {
+      JSON.parse(line)
+      return false
+    } catch {
+      return true
+    }
+  })
+  t.same(broken.slice(0, 3), [], `${broken.length} broken lines of ${lines.length}`)
+  const access = lines.filter((l) => l.includes('"kind":"access"') && l.includes('"status":404'))
+  t.equal(access.length, REQUESTS, 'an access line for every request, none lost or merged')
+  const pids = new Set(lines.filter((l) => l.includes('"kind":"message"')).map((l) => /worker (\d+)/.exec(l)?.[1]).filter(Boolean))
+  t.ok(pids.size <= 2)
 })
