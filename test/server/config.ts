@@ -1,5 +1,7 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import t from 'tap'
 import { ConfigError, loadConfig } from '../../lib/server/config.js'
+import { SERVER_VARIABLES } from '../fixtures/child-env.js'
 
 const SECRET = 's'.repeat(32)
 
@@ -128,3 +130,16 @@ for (const [name, env] of bad) {
     t.throws(() => loadConfig(env), ConfigError)
   })
 }
+
+t.test('tests start servers without the developer\'s variables: the list holds every variable lib/server reads', async (t) => {
+  const dir = new URL('../../lib/server/', import.meta.url)
+  const read = new Set<string>()
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+    const source = readFileSync(new URL(file, dir), 'utf8')
+    // env.NAME, envText(env, 'NAME'), … and names kept in tables of variables ('REDIS_PASSWORD');
+    // not error codes ('ERR_…').
+    for (const m of source.matchAll(/\benv\.([A-Z][A-Z0-9_]+)|'(?!ERR_)([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)'/g)) read.add((m[1] ?? m[2]) as string)
+  }
+  t.ok(read.size >= 30, `${read.size} variables found`)
+  t.same([...read].filter((name) => !SERVER_VARIABLES.includes(name)), [])
+})
