@@ -17,7 +17,7 @@
  * scaled back to what it is per request at full speed — `performance.now()` runs 50× slower, log
  * lines are written by size only, the event-loop delay monitor (a 10 ms timer) is left out.
  */
-import { openSync, writeSync } from 'node:fs'
+import { openSync } from 'node:fs'
 import { syncBuiltinESMExports } from 'node:module'
 import perfHooks from 'node:perf_hooks'
 import { startServer } from '../../dist/server/app.js'
@@ -55,7 +55,10 @@ const store = kind === 'redis' ? new RedisStore({ url: required('BENCH_REDIS_URL
 const overrides = store === undefined ? {} : { store }
 if (observed.has('logs')) {
   const devNull = openSync('/dev/null', 'w')
-  overrides.logger = new Logger({ level: 'info', write: (text) => writeSync(devNull, text), ...(callgrind ? { flushMs: 2 ** 31 - 1 } : {}) })
+  // What `npm start > /dev/null` does: the logger finds stdout is a device, not a pipe, and writes
+  // there in place (lib/server/log.ts, `fd`); here the descriptor is given, stdout being the
+  // harness's.
+  overrides.logger = new Logger({ level: 'info', fd: devNull, ...(callgrind ? { flushMs: 2 ** 31 - 1 } : {}) })
 }
 const running = await startServer(config, overrides)
 announce(running.url, () => running.close(2000), () => store?.clientCacheStats() ?? null)

@@ -33,6 +33,8 @@
  * pieces waiting for stdout) is how this process formats and writes its own lines; no other worker
  * or instance reads it or needs to. What they share is the output, and `atomic` is for that.
  */
+import { fstatSync, writeSync } from 'node:fs'
+import { isatty } from 'node:tty'
 import type { SecurityEvent, SecurityEventType } from '../events.js'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent'
@@ -111,9 +113,15 @@ export interface LoggerOptions {
   level?: LogLevel
   /** `json`, one object per line; `pretty` for a terminal (LOG_FORMAT). Default `json`. */
   format?: LogFormat
-  /** Where lines go: called with whole lines. Default: written to `stream`. */
+  /** Where lines go: called with whole lines as text (tests, custom sinks). Default: stdout. */
   write?: (text: string) => void
-  /** The stream lines are written to when `write` is not given. Default: process.stdout. */
+  /**
+   * A descriptor of a regular file or of a device such as /dev/null, written with fs.writeSync
+   * straight from the logger's buffer. Default: 1 when stdout is one of those (`npm start > file`);
+   * otherwise (a pipe, a socket, a terminal) lines go to `stream`.
+   */
+  fd?: number
+  /** The stream lines go to when neither `write` nor `fd` applies. Default: process.stdout. */
   stream?: OutputStream
   /** Clock (tests). */
   now?: () => number
@@ -133,6 +141,20 @@ export interface LoggerOptions {
    * `maxPending` chunks, for fewer writes.
    */
   atomic?: boolean
+}
+
+/**
+ * True when `fd` is a regular file or a device that is not a terminal (/dev/null): writes to it
+ * complete synchronously, as node's own stdout does for them. Not for pipes and sockets (node
+ * makes them non-blocking, so a synchronous write can fail with EAGAIN) or terminals.
+ */
+export function writtenInPlace(fd: number): boolean {
+  try {
+    const stat = fstatSync(fd)
+    return stat.isFile() || (stat.isCharacterDevice() && !isatty(fd))
+  } catch {
+    return false
+  }
 }
 
 /** What the logger needs of a stream (process.stdout, a file stream). */
@@ -159,7 +181,8 @@ export class Logger {
   readonly level: LogLevel
   readonly format: LogFormat
   readonly #rank: number
-  readonly #write: (text: string) => void
+  /** Hands `buf[start, end)` (whole lines) to the output; `buf` is reused after the call. */
+  readonly #out: (buf: Buffer, start: number, end: number) => void
   /** True when everything written has left the process (see {@link drained}). */
   readonly #idle: () => boolean
   readonly #now: () => number
@@ -170,6 +193,8 @@ export class Logger {
   /** Pending lines, UTF-8, in `#buf[0, #used)`. */
   readonly #buf: Buffer
   #used = 0
+  /** A write to `fd` has failed (reported once). */
+  #writeFailed = false
   #timer: NodeJS.Timeout | null = null
   /** The second last formatted (ms since the epoch, floored) and its ISO text up to the dot. */
   #isoSecond = -1
@@ -200,18 +225,28 @@ export class Logger {
     this.format = options.format ?? 'json'
     this.#rank = RANK[this.level]
     this.#atomic = options.atomic ?? false
-    if (options.write !== undefined) {
-      this.#write = options.write
+    const write = options.write
+    const fd = options.fd ?? (write === undefined && options.stream === undefined && writtenInPlace(1) ? 1 : undefined)
+    if (write !== undefined) {
+      this.#out = (buf, start, end) => write(buf.toString('utf8', start, end))
       // A function takes each line when called: nothing is left waiting.
       this.#idle = () => true
+    } else if (fd !== undefined) {
+      // What node's own stdout does for a file (synchronous writes), without turning the bytes
+      // into a string and back, or copying them: the buffer is written before the call returns.
+      // One write of a file is never split by another process's (Linux holds the file position
+      // for the whole write), so `atomic` has nothing to do here.
+      this.#out = (buf, start, end) => this.#writeFd(fd, buf, start, end)
+      this.#idle = () => true
     } else {
+      // A stream may hold on to what it is given (a pipe whose reader is behind): a copy.
       const stream = options.stream ?? process.stdout
       if (this.#atomic) {
         const writer = new AtomicWriter(stream)
-        this.#write = writer.write
+        this.#out = (buf, start, end) => writer.write(Buffer.from(buf.subarray(start, end)))
         this.#idle = () => writer.idle
       } else {
-        this.#write = (text) => void stream.write(text)
+        this.#out = (buf, start, end) => void stream.write(Buffer.from(buf.subarray(start, end)))
         this.#idle = () => stream.writableLength === 0
       }
     }
@@ -257,7 +292,7 @@ export class Logger {
         const own = Buffer.allocUnsafe(most)
         const end = this.#accessLine(own, 0, head, middle, r, ipPiece)
         this.#forgetLast()
-        this.#write(own.toString('utf8', 0, end))
+        this.#out(own, 0, end)
         return
       }
     }
@@ -404,11 +439,10 @@ export class Logger {
     if (used === 0) return
     this.#used = 0
     this.#forgetLast()
-    // Handed over as text (one string per write, copied out), and the buffer kept for the next
-    // lines: the sink may hold on to the text (a stream queues it), never to our bytes.
+    // Handed over as bytes; the buffer is kept for the next lines (a sink that keeps them copies).
     const buf = this.#buf
     if (!this.#atomic || used <= PIPE_BUF) {
-      this.#write(buf.toString('utf8', 0, used))
+      this.#out(buf, 0, used)
       return
     }
     // Whole lines, at most PIPE_BUF bytes a piece (every line in the buffer ends with a newline).
@@ -420,7 +454,7 @@ export class Logger {
         // No line ends within PIPE_BUF: this one line is longer, and goes alone.
         end = (newline >= start ? newline : buf.indexOf(0x0a, end)) + 1
       }
-      this.#write(buf.toString('utf8', start, end))
+      this.#out(buf, start, end)
       start = end
     }
   }
@@ -438,6 +472,21 @@ export class Logger {
       await new Promise((resolve) => setTimeout(resolve, 10))
     }
     return true
+  }
+
+  /**
+   * Write `buf[start, end)` to `fd`, all of it. A failed write (a full disk, a closed descriptor)
+   * drops those lines and is reported once on stderr: the server keeps serving without its log
+   * rather than stopping on it.
+   */
+  #writeFd(fd: number, buf: Buffer, start: number, end: number): void {
+    try {
+      // A file takes the whole write unless it fails; the loop is for the rare short write.
+      while (start < end) start += writeSync(fd, buf, start, end - start)
+    } catch (err) {
+      if (!this.#writeFailed) console.error(`sessionkit: log lines dropped: cannot write to the log (${(err as Error).message})`)
+      this.#writeFailed = true
+    }
   }
 
   #entry(level: LogLevel, time: number, kind: string, fields: Record<string, unknown>): void {
@@ -459,7 +508,8 @@ export class Logger {
     if (this.#used + most > this.#capacity) {
       this.flush()
       if (most > this.#capacity) {
-        this.#write(`${text}\n`)
+        const own = Buffer.from(`${text}\n`, 'utf8')
+        this.#out(own, 0, own.length)
         return
       }
     }
@@ -488,7 +538,7 @@ export class Logger {
  */
 export class AtomicWriter {
   readonly #stream: OutputStream
-  readonly #queue: string[] = []
+  readonly #queue: (string | Uint8Array)[] = []
   #head = 0
   /** The callback of the write the stream could not take at once, until it has. */
   #holder: (() => void) | null = null
@@ -497,10 +547,10 @@ export class AtomicWriter {
     this.#stream = stream
   }
 
-  /** Write `text` (whole lines, at most PIPE_BUF bytes for the write to be atomic). */
-  readonly write = (text: string): void => {
-    if (this.#holder === null) this.#send(text)
-    else this.#queue.push(text)
+  /** Write `chunk` (whole lines, at most PIPE_BUF bytes for the write to be atomic). */
+  readonly write = (chunk: string | Uint8Array): void => {
+    if (this.#holder === null) this.#send(chunk)
+    else this.#queue.push(chunk)
   }
 
   /** Nothing waits here, and the stream holds nothing: every piece has gone to the OS. */
@@ -508,20 +558,20 @@ export class AtomicWriter {
     return this.#holder === null && this.#stream.writableLength === 0
   }
 
-  #send(text: string): void {
+  #send(chunk: string | Uint8Array): void {
     const done = (): void => {
       if (this.#holder !== done) return
       this.#holder = null
       this.#pump()
     }
-    this.#stream.write(text, done)
+    this.#stream.write(chunk, done)
     // Taken at once (the usual case: the kernel had room) leaves nothing in the stream.
     if (this.#stream.writableLength > 0) this.#holder = done
   }
 
   #pump(): void {
     const queue = this.#queue
-    while (this.#holder === null && this.#head < queue.length) this.#send(queue[this.#head++] as string)
+    while (this.#holder === null && this.#head < queue.length) this.#send(queue[this.#head++] as string | Uint8Array)
     if (this.#head === queue.length) {
       queue.length = 0
       this.#head = 0

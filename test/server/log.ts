@@ -1,6 +1,8 @@
 import t from 'tap'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Writable } from 'node:stream'
-import { AtomicWriter, EVENT_LEVELS, Logger, PIPE_BUF, type AccessRecord } from '../../lib/server/log.js'
+import { AtomicWriter, EVENT_LEVELS, Logger, PIPE_BUF, writtenInPlace, type AccessRecord } from '../../lib/server/log.js'
 import { SECURITY_EVENT_TYPES, type SecurityEvent } from '../../lib/events.js'
 
 const TIME = Date.UTC(2026, 0, 2, 3, 4, 5, 678)
@@ -945,9 +947,10 @@ t.test('atomic on stdout: one piece in the stream at a time, in order, none lost
 
 t.test('atomic: the default sink is stdout, through one-piece-at-a-time writes', async (t) => {
   const log = new Logger({ atomic: true, now: () => TIME })
-  const written: string[] = []
+  // Under tap, stdout is a pipe: the stream path, as `npm start | …` takes.
+  const written: Buffer[] = []
   const original = process.stdout.write
-  process.stdout.write = ((chunk: string, done?: () => void) => {
+  process.stdout.write = ((chunk: Buffer, done?: () => void) => {
     written.push(chunk)
     if (typeof done === 'function') process.nextTick(done)
     return true
@@ -959,7 +962,7 @@ t.test('atomic: the default sink is stdout, through one-piece-at-a-time writes',
     process.stdout.write = original
   }
   t.ok(written.length > 1, `${written.length} writes`)
-  t.ok(written.every((piece) => Buffer.byteLength(piece) <= PIPE_BUF && piece.endsWith('\n')))
+  t.ok(written.every((piece) => piece.length <= PIPE_BUF && piece.at(-1) === 0x0a))
   t.same(written.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l).bytes), Array.from({ length: 100 }, (_, i) => i))
 })
 
@@ -998,4 +1001,58 @@ t.test('drained: pending lines written, then waits until the output has taken th
   log.access(access)
   t.equal(await log.drained(0), true)
   t.equal(lines().length, 1)
+})
+
+t.test('fd: a file or /dev/null is written straight from the buffer, the same text as any sink', async (t) => {
+  const dir = t.testdir({})
+  const lines = (log: Logger): void => {
+    for (let i = 0; i < 1000; i++) log.access({ ...access, bytes: i, session: i % 2 === 0 ? null : `h${i}` })
+    log.event({ type: 'login.failed', time: TIME, reason: 'bad-password', userId: '2', ip: '::1', userAgent: 'é'.repeat(50) })
+    // Longer than the buffer: an access line and a text line written alone.
+    log.access({ ...access, ip: `10.0.0.1, ${'7'.repeat(70_000)}` })
+    log.log('info', 'x'.repeat(70_000))
+    log.access(access)
+    log.flush()
+  }
+  const expected = capture()
+  lines(expected.log)
+  const file = join(dir, 'log.jsonl')
+  const fd = openSync(file, 'w')
+  t.teardown(() => closeSync(fd))
+  const log = new Logger({ fd, now: () => TIME })
+  lines(log)
+  t.equal(readFileSync(file, 'utf8'), expected.out.join(''))
+  t.equal(await log.drained(0), true, 'nothing is ever left waiting')
+})
+
+t.test('fd: a failed write drops those lines, says so once on stderr, and never throws', async (t) => {
+  const fd = openSync(join(t.testdir({}), 'closed.log'), 'w')
+  closeSync(fd)
+  const errors: unknown[] = []
+  const original = console.error
+  console.error = (...args: unknown[]) => void errors.push(args.join(' '))
+  try {
+    const log = new Logger({ fd })
+    log.log('info', 'one')
+    t.doesNotThrow(() => log.flush())
+    log.log('info', 'two')
+    t.doesNotThrow(() => log.flush())
+  } finally {
+    console.error = original
+  }
+  t.equal(errors.length, 1, 'reported once')
+  t.match(errors[0], /log lines dropped.*EBADF/)
+})
+
+t.test('writtenInPlace: files and /dev/null, not pipes or closed descriptors', async (t) => {
+  const fd = openSync(join(t.testdir({}), 'f'), 'w')
+  const devNull = openSync('/dev/null', 'w')
+  t.teardown(() => {
+    closeSync(fd)
+    closeSync(devNull)
+  })
+  t.equal(writtenInPlace(fd), true, 'a regular file')
+  t.equal(writtenInPlace(devNull), true, '/dev/null')
+  t.equal(writtenInPlace(1), false, 'a pipe (tap reads this process\'s stdout)')
+  t.equal(writtenInPlace(2 ** 30), false, 'no such descriptor')
 })

@@ -5,6 +5,8 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { closeSync, openSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Agent, get } from 'node:http'
 import { Redis } from 'ioredis'
 import t from 'tap'
@@ -75,6 +77,33 @@ t.test('JSON lines on stdout, metrics on loopback, everything flushed at SIGTERM
   t.ok(lines.some((l) => l.kind === 'audit' && l.event === 'login.succeeded'), 'and for the success')
   t.notMatch(p.out(), /john-password-1|not-the-password/, 'no password on stdout')
   t.notMatch(p.out(), new RegExp((login.headers.get('set-cookie') ?? 'x=unset;').split(';')[0]!.split('=')[1]!), 'no cookie on stdout')
+})
+
+t.test('stdout redirected to a file (`npm start > file`): every line lands in it, written in place', async (t) => {
+  const file = join(t.testdir({}), 'server.log')
+  const fd = openSync(file, 'w')
+  const child = spawn(process.execPath, [...process.execArgv, MAIN], {
+    env: childEnv({ PORT: '0', BCRYPT_COST: '4', LOG_LEVEL: 'debug' }),
+    stdio: ['ignore', fd, 'pipe'],
+  })
+  closeSync(fd)
+  t.teardown(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve))
+  const deadline = Date.now() + 60_000
+  let url: string | undefined
+  while (url === undefined) {
+    if (Date.now() > deadline || child.exitCode !== null) throw new Error(`not listening: ${readFileSync(file, 'utf8')}`)
+    await new Promise((r) => setTimeout(r, 50))
+    url = /listening on (http:\/\/[^\s"]+)/.exec(readFileSync(file, 'utf8'))?.[1]
+  }
+  const PROBES = 300
+  for (let i = 0; i < PROBES; i++) await (await fetch(`${url}/healthz`)).text()
+  child.kill('SIGTERM')
+  t.equal(await exited, 0)
+  const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>)
+  t.equal(lines.filter((l) => l.route === '/healthz').length, PROBES, 'every access line, whole')
 })
 
 t.test('LOG_LEVEL=silent: nothing on stdout; the server is not observed at all', async (t) => {
