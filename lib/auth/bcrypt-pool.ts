@@ -16,6 +16,7 @@
  */
 import { createRequire } from 'node:module'
 import { availableParallelism } from 'node:os'
+import { performance } from 'node:perf_hooks'
 import { Worker } from 'node:worker_threads'
 
 /** Nice value of the bcrypt threads (higher = lower priority; +10 is allowed without privileges). */

@@ -13,6 +13,7 @@
  * for room (`ERR_STORE_FULL`), have their outcome read from the settled promise. Only installed
  * when metrics are on. `local` and `selfTimed` are passed through: the engine decides on them.
  */
+import { performance } from 'node:perf_hooks' // not the global: see lib/router.ts
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { ErrorCodes, isStoreError } from '../errors.js'
 import type { Histogram, HistogramSeries } from './registry.js'

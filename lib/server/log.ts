@@ -34,6 +34,7 @@
  * or instance reads it or needs to. What they share is the output, and `atomic` is for that.
  */
 import { fstatSync, writeSync } from 'node:fs'
+import { performance } from 'node:perf_hooks'
 import { isatty } from 'node:tty'
 import type { SecurityEvent, SecurityEventType } from '../events.js'
 

@@ -5,6 +5,7 @@
  */
 import cluster, { type Worker } from 'node:cluster'
 import type { AddressInfo } from 'node:net'
+import { performance } from 'node:perf_hooks'
 import { inspect } from 'node:util'
 import { startServer } from './app.js'
 import { ConfigError, loadConfig, redactCredentials, type ServerConfig } from './config.js'

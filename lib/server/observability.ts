@@ -8,6 +8,7 @@
 import cluster from 'node:cluster'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
+import { performance } from 'node:perf_hooks' // not the global: see lib/router.ts
 import type { SecurityEvents } from '../events.js'
 import { sendJson } from '../http.js'
 import { CONTENT_TYPE, writeText } from '../metrics/exposition.js'

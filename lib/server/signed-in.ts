@@ -11,6 +11,7 @@
  * that answered late and a user read that would time out after it must not add up to two budgets.
  * Past the budget the request answers 503 with Retry-After, as for any store failure.
  */
+import { performance } from 'node:perf_hooks' // not the global: see lib/router.ts
 import { requireAdmin, requireAuth, SessionEnded } from '../auth/guards.js'
 import { HttpError } from '../http.js'
 import type { SessionManager } from '../manager.js'
