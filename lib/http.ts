@@ -249,8 +249,9 @@ export interface ClientIpOptions {
  * that overwrites the header the two are the same.
  */
 export function clientIp(req: IncomingMessage, options: ClientIpOptions = {}): string {
-  const xff = req.headers['x-forwarded-for']
-  if (options.trustProxy === true && xff !== undefined) {
+  // The header is read only when it is trusted: this runs for every logged request.
+  const xff = options.trustProxy === true ? req.headers['x-forwarded-for'] : undefined
+  if (xff !== undefined) {
     const hops = String(xff) // node joins repeated X-Forwarded-For lines with ', '
     const last = hops.slice(hops.lastIndexOf(',') + 1).trim()
     if (last !== '') return last

@@ -27,15 +27,32 @@ export const STORE_OPERATIONS: readonly StoreOperation[] = [
 /** The operations by which a local store may refuse (`ERR_STORE_FULL`) while open. */
 const REFUSING: ReadonlySet<StoreOperation> = new Set(['create', 'consume'])
 
+/** One operation's three series, and whether a local store may refuse it. */
+interface OperationSeries {
+  readonly ok: HistogramSeries
+  readonly refused: HistogramSeries
+  readonly error: HistogramSeries
+  readonly mayRefuse: boolean
+}
+
 export class TimedStore implements Store {
   readonly kind: string
   readonly local?: boolean
   readonly selfTimed?: boolean
   readonly #inner: Store
   readonly #sync: boolean
-  readonly #ok: Record<StoreOperation, HistogramSeries>
-  readonly #refused: Record<StoreOperation, HistogramSeries>
-  readonly #error: Record<StoreOperation, HistogramSeries>
+  // One field per operation, each call passing its own: no lookup by operation name per call.
+  readonly #get: OperationSeries
+  readonly #create: OperationSeries
+  readonly #write: OperationSeries
+  readonly #touch: OperationSeries
+  readonly #destroy: OperationSeries
+  readonly #listByUser: OperationSeries
+  readonly #destroyByUser: OperationSeries
+  readonly #consume: OperationSeries
+  readonly #hit: OperationSeries
+  readonly #resetHits: OperationSeries
+  readonly #ping: OperationSeries
 
   /** `histogram` has the labels (operation, outcome). */
   constructor(inner: Store, histogram: Histogram) {
@@ -44,17 +61,24 @@ export class TimedStore implements Store {
     this.kind = inner.kind
     if (inner.local !== undefined) this.local = inner.local
     if (inner.selfTimed !== undefined) this.selfTimed = inner.selfTimed
-    const ok = {} as Record<StoreOperation, HistogramSeries>
-    const refused = {} as Record<StoreOperation, HistogramSeries>
-    const error = {} as Record<StoreOperation, HistogramSeries>
-    for (const op of STORE_OPERATIONS) {
-      ok[op] = histogram.series(op, 'ok')
-      refused[op] = histogram.series(op, 'refused')
-      error[op] = histogram.series(op, 'error')
-    }
-    this.#ok = ok
-    this.#refused = refused
-    this.#error = error
+    const series = (op: StoreOperation): OperationSeries => ({
+      ok: histogram.series(op, 'ok'),
+      refused: histogram.series(op, 'refused'),
+      error: histogram.series(op, 'error'),
+      mayRefuse: REFUSING.has(op),
+    })
+    // Every series exists from the start, so a scrape shows each operation's zeros.
+    this.#get = series('get')
+    this.#create = series('create')
+    this.#write = series('write')
+    this.#touch = series('touch')
+    this.#destroy = series('destroy')
+    this.#listByUser = series('listByUser')
+    this.#destroyByUser = series('destroyByUser')
+    this.#consume = series('consume')
+    this.#hit = series('hit')
+    this.#resetHits = series('resetHits')
+    this.#ping = series('ping')
   }
 
   /** The wrapped store. */
@@ -63,73 +87,73 @@ export class TimedStore implements Store {
   }
 
   get(key: string): Promise<SessionRecord | null> {
-    return this.#time('get', performance.now(), this.#inner.get(key))
+    return this.#time(this.#get, performance.now(), this.#inner.get(key))
   }
   create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
-    return this.#time('create', performance.now(), this.#inner.create(key, record, limit))
+    return this.#time(this.#create, performance.now(), this.#inner.create(key, record, limit))
   }
   write(key: string, expectedVersion: number, update: SessionUpdate): Promise<WriteResult> {
-    return this.#time('write', performance.now(), this.#inner.write(key, expectedVersion, update))
+    return this.#time(this.#write, performance.now(), this.#inner.write(key, expectedVersion, update))
   }
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
-    return this.#time('touch', performance.now(), this.#inner.touch(key, lastSeenAt, expiresAt))
+    return this.#time(this.#touch, performance.now(), this.#inner.touch(key, lastSeenAt, expiresAt))
   }
   destroy(key: string): Promise<boolean> {
-    return this.#time('destroy', performance.now(), this.#inner.destroy(key))
+    return this.#time(this.#destroy, performance.now(), this.#inner.destroy(key))
   }
   listByUser(userId: string): Promise<IndexedSession[]> {
-    return this.#time('listByUser', performance.now(), this.#inner.listByUser(userId))
+    return this.#time(this.#listByUser, performance.now(), this.#inner.listByUser(userId))
   }
   destroyByUser(userId: string, exceptKey?: string): Promise<number> {
-    return this.#time('destroyByUser', performance.now(), this.#inner.destroyByUser(userId, exceptKey))
+    return this.#time(this.#destroyByUser, performance.now(), this.#inner.destroyByUser(userId, exceptKey))
   }
   consume(counters: readonly CounterLimit[]): Promise<ConsumeResult> {
-    return this.#time('consume', performance.now(), this.#inner.consume(counters))
+    return this.#time(this.#consume, performance.now(), this.#inner.consume(counters))
   }
   hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }> {
-    return this.#time('hit', performance.now(), this.#inner.hit(key, windowMs, increment))
+    return this.#time(this.#hit, performance.now(), this.#inner.hit(key, windowMs, increment))
   }
   resetHits(key: string): Promise<void> {
-    return this.#time('resetHits', performance.now(), this.#inner.resetHits(key))
+    return this.#time(this.#resetHits, performance.now(), this.#inner.resetHits(key))
   }
   ping(): Promise<void> {
-    return this.#time('ping', performance.now(), this.#inner.ping())
+    return this.#time(this.#ping, performance.now(), this.#inner.ping())
   }
   close(): Promise<void> {
     return this.#inner.close()
   }
 
   /** `start` is read before the call (arguments evaluate left to right). */
-  #time<T>(op: StoreOperation, start: number, promise: Promise<T>): Promise<T> {
+  #time<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
     if (this.#sync) {
       // A local store does its work inside the call; timing the call is timing the work.
       const seconds = (performance.now() - start) / 1000
-      if (!REFUSING.has(op)) {
-        this.#ok[op].observe(seconds)
+      if (!op.mayRefuse) {
+        op.ok.observe(seconds)
         return promise
       }
       // The outcome is known once the promise settles (a side branch: the caller's chain is
       // unchanged, and the rejection still reaches the caller).
       promise.then(
-        () => this.#ok[op].observe(seconds),
-        (err: unknown) => this.#failed(op, err).observe(seconds),
+        () => op.ok.observe(seconds),
+        (err: unknown) => failed(op, err).observe(seconds),
       )
       return promise
     }
     return promise.then(
       (value) => {
-        this.#ok[op].observe((performance.now() - start) / 1000)
+        op.ok.observe((performance.now() - start) / 1000)
         return value
       },
       (err: unknown) => {
-        this.#failed(op, err).observe((performance.now() - start) / 1000)
+        failed(op, err).observe((performance.now() - start) / 1000)
         throw err
       },
     )
   }
+}
 
-  /** The series of a rejected call: `refused` for a refusal for room, else `error`. */
-  #failed(op: StoreOperation, err: unknown): HistogramSeries {
-    return isStoreError(err) && err.code === ErrorCodes.STORE_FULL ? this.#refused[op] : this.#error[op]
-  }
+/** The series of a rejected call: `refused` for a refusal for room, else `error`. */
+function failed(op: OperationSeries, err: unknown): HistogramSeries {
+  return isStoreError(err) && err.code === ErrorCodes.STORE_FULL ? op.refused : op.error
 }

@@ -18,7 +18,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks'
 import type { Redis, Cluster } from 'ioredis'
 import { bcryptPool } from '../auth/bcrypt-pool.js'
 import { SECURITY_EVENT_TYPES, type SecurityEvent, type SecurityEvents } from '../events.js'
-import { Registry, type Counter, type FamilySnapshot, type Histogram, type HistogramSeries, type Scalar } from '../metrics/registry.js'
+import { Registry, type Counter, type FamilySnapshot, type Histogram, HistogramSeries, type Scalar } from '../metrics/registry.js'
 import { TimedStore } from '../metrics/timed-store.js'
 import { sha256Bytes } from '../sha256.js'
 import type { Store } from '../store.js'
@@ -55,6 +55,8 @@ export class ServerMetrics {
   readonly #requests: Histogram
   /** Route pattern → method → series by status class (1xx…5xx, then other). */
   readonly #requestSeries = new Map<string, Map<string, HistogramSeries[]>>()
+  /** The previous request's key and series (status NaN matches nothing: the first one looks up). */
+  #lastRequest: { route: string | null; method: string; status: number; series: HistogramSeries } = { route: null, method: '', status: Number.NaN, series: new HistogramSeries([], REQUEST_BUCKETS) }
   readonly #storeOps: Histogram
   readonly #connections: Scalar
   readonly #loopDelay: IntervalHistogram
@@ -114,6 +116,12 @@ export class ServerMetrics {
 
   /** One finished request. */
   request(method: string, route: string | null, status: number, seconds: number): void {
+    // Under load most requests repeat the previous one's route, method and status: no lookup then.
+    const last = this.#lastRequest
+    if (last.route === route && last.method === method && last.status === status) {
+      last.series.observe(seconds)
+      return
+    }
     const pattern = route ?? 'unmatched'
     // Only methods the router knows get their own label: a client inventing methods must not
     // invent series (unbounded cardinality).
@@ -128,6 +136,7 @@ export class ServerMetrics {
     let series = byClass[index]
     if (series === undefined) byClass[index] = series = this.#requests.series(m, pattern, STATUS_CLASSES[index] ?? 'other')
     series.observe(seconds)
+    this.#lastRequest = { route, method, status, series }
   }
 
   snapshot(): Promise<FamilySnapshot[]> {

@@ -174,3 +174,24 @@ t.test('status codes outside 1xx–5xx share one class label', async (t) => {
   t.notMatch(text, /sessionkit_users/, 'no users gauge without a user count')
   t.notMatch(text, /sessionkit_sessions/, 'no live-session figure for a store it cannot count')
 })
+
+t.test('request series: each request lands in its own route, method and status class, repeats or not', async (t) => {
+  const metrics = new ServerMetrics({ events: new SecurityEvents(), store: new MemoryStore() })
+  t.teardown(() => metrics.close())
+  // Runs of one key (the repeat path) between changes of one part at a time (the lookup path).
+  const requests: [string, string | null, number][] = [
+    ['GET', '/a', 200], ['GET', '/a', 200], ['GET', '/a', 204], ['GET', '/a', 404], ['POST', '/a', 404],
+    ['POST', '/b', 404], ['POST', '/b', 404], ['GET', null, 404], ['BREW', null, 404], ['GET', '/a', 200],
+    ['GET', null, 404], ['GET', null, 404],
+  ]
+  for (const [method, route, status] of requests) metrics.request(method, route, status, 0.001)
+  const text = writeText(await metrics.snapshot())
+  const count = (method: string, route: string, statusClass: string) =>
+    sample(text, `sessionkit_http_request_duration_seconds_count{method="${method}",route="${route}",status_class="${statusClass}"}`)
+  t.equal(count('GET', '/a', '2xx'), 4)
+  t.equal(count('GET', '/a', '4xx'), 1)
+  t.equal(count('POST', '/a', '4xx'), 1)
+  t.equal(count('POST', '/b', '4xx'), 2)
+  t.equal(count('GET', 'unmatched', '4xx'), 3)
+  t.equal(count('other', 'unmatched', '4xx'), 1, 'an unknown method on no route: "other"')
+})
