@@ -40,6 +40,13 @@ const BATCH = 10
  * instructions a request off the others (a JIT decision inside the window), so compare builds on
  * the median of 3 or more.
  */
+/** `--modes plain,logs`: the modes to count (default all; plain always, everything is against it). */
+const modesArg = process.argv.indexOf('--modes')
+const MODE_NAMES = modesArg === -1 ? Object.keys(MODES) : ['plain', ...process.argv[modesArg + 1].split(',').filter((m) => m !== 'plain')]
+if (MODE_NAMES.some((m) => !(m in MODES))) {
+  console.error(`--modes: a comma list of ${Object.keys(MODES).join(', ')}`)
+  process.exit(2)
+}
 const runsArg = process.argv.indexOf('--runs')
 const RUNS = runsArg === -1 ? 1 : Number(process.argv[runsArg + 1])
 if (!Number.isInteger(RUNS) || RUNS < 1 || RUNS > 20) {
@@ -138,7 +145,7 @@ if (valgrindMissing()) {
 }
 const { file: usersFile, users } = await makeUsers(2, 4)
 try {
-  const names = Object.keys(MODES)
+  const names = MODE_NAMES
   const runs = {}
   for (const name of names) runs[name] = []
   // Every mode `RUNS` times, in rounds; two processes at a time (a 2-CPU machine): counts do not
