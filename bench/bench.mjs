@@ -23,6 +23,7 @@ import { runProfiles } from './lib/profile.mjs'
 import { record } from './lib/record.mjs'
 import { consoleReport } from './lib/report.mjs'
 import { checkRedis, cleanRedis, SERVERS } from './lib/servers.mjs'
+import { runPaired } from './lib/paired.mjs'
 import { runStorm } from './lib/storm.mjs'
 import { runThroughput } from './lib/throughput.mjs'
 import { makeUsers } from './lib/users.mjs'
@@ -75,6 +76,8 @@ try {
     for (const scenario of o.scenarios) {
       if (scenario === 'storm') {
         results.storm = await measured(() => runStorm({ ...common, server: o.stormServer, seconds: 2 * o.duration }))
+      } else if (scenario === 'paired') {
+        results.paired = await measured(() => runPaired(common))
       } else if (scenario === 'memory') {
         results.memory = await measured(() => runFootprint(o.sessions, log))
       } else if (scenario === 'soak') {

@@ -3,7 +3,7 @@
  */
 import { SERVERS } from './servers.mjs'
 
-export const SCENARIOS = ['dashboard', 'public', 'cart', 'storm', 'memory', 'soak']
+export const SCENARIOS = ['dashboard', 'public', 'cart', 'paired', 'storm', 'memory', 'soak']
 
 const OPTIONS = {
   duration: { default: 5, help: 'seconds per measured run (throughput scenarios; storm phases use 2×)' },

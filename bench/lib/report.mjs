@@ -22,11 +22,16 @@ export function targets(results) {
     const q1 = row.ratioIqr?.[0] ?? row.ratio
     out.push({ what: `${what}: × bare node:http, median (IQR)`, measured: mark(withIqr(row.ratio, row.ratioIqr), row.valid), target: `IQR low ≥ ${min}`, met: row.valid && q1 >= min })
   }
-  // Logs and metrics on must keep ≥ 95 % of the authenticated GET throughput: the ratio is taken
-  // per round (the two servers run back to back in every round), then summarised like the others.
+  // Logs and metrics on must keep ≥ 95 % of the authenticated GET throughput. Measured best by the
+  // paired scenario (both servers at once on one CPU, bench/lib/paired.mjs); without it, from the
+  // dashboard scenario's rounds (the two servers back to back in every round).
+  const pairedObserved = results.paired?.rows.find((r) => r.measured === 'sessionkit-memory-observed')
   const plain = ratio('dashboard', 'sessionkit-memory')
   const observed = ratio('dashboard', 'sessionkit-memory-observed')
-  if (plain && observed) {
+  if (pairedObserved) {
+    const k = pairedObserved.kept
+    out.push({ what: 'authenticated GET with logs + metrics on: × without, both at once on one CPU, median (IQR)', measured: mark(withIqr(k.median, [k.q1, k.q3]), pairedObserved.valid), target: 'IQR low ≥ 0.95', met: pairedObserved.valid && k.q1 >= 0.95 })
+  } else if (plain && observed) {
     const kept = summary(observed.rounds.map((r, i) => r.rps / plain.rounds[i].rps))
     const valid = plain.valid && observed.valid
     out.push({ what: 'authenticated GET with logs + metrics on: × without, median (IQR)', measured: mark(withIqr(kept.median, [kept.q1, kept.q3]), valid), target: 'IQR low ≥ 0.95', met: valid && kept.q1 >= 0.95 })
@@ -107,6 +112,23 @@ function peerLine(t) {
   return parts.length > 0 ? `Against the peers (req/s ÷ req/s): ${parts.join('; ')}.` : ''
 }
 
+function pairedTable(p) {
+  const cpu = (x) => (x == null ? '–' : x.toFixed(1))
+  return table(
+    ['pair', 'req/s (measured, reference)', 'CPU µs/req (measured, reference)', 'kept, median (IQR)', 'kept by CPU, median (IQR)', 'busy', 'valid'],
+    p.rows.map((r) => [
+      r.label,
+      `${int(r.measuredRps)}, ${int(r.referenceRps)}`,
+      `${cpu(r.measuredCpuUs)}, ${cpu(r.referenceCpuUs)}`,
+      `**${withIqr(r.kept.median, [r.kept.q1, r.kept.q3])}**`,
+      r.cpuKept === null ? '–' : withIqr(r.cpuKept.median, [r.cpuKept.q1, r.cpuKept.q3]),
+      fixed(r.busy),
+      r.valid ? 'ok' : `INVALID: ${r.invalid.join(', ')}`,
+    ]),
+    ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
+  )
+}
+
 function stormTable(s) {
   const row = (name, r, extra) => [name, fixed(r.rps, 1), ms(r.p50), ms(r.p99), String(r.non2xx), String(r.errors), extra, r.valid ? 'ok' : `INVALID: ${r.invalid.join(', ')}`]
   return table(
@@ -161,6 +183,11 @@ export function markdownSections(results) {
   for (const t of Object.values(results.throughput ?? {})) {
     const s = t.settings
     parts.push(`### ${t.title}\n\nautocannon -c ${s.connections}, ${s.duration} s × ${s.rounds} rounds (each after a ${s.warmup} s warm-up), servers interleaved${s.freshProcesses ? ', each a fresh process every round, alone while it runs' : ''}; ${s.pinning ?? 'pinning not recorded'}${s.v8Flags ? `; every server process runs with \`${s.v8Flags.join(' ')}\` (why: bench/lib/servers.mjs)` : ''}. req/s, p50 and p99 are medians over the rounds, with the interquartile range of req/s; × bare = the median of the per-round ratios (req/s ÷ bare's req/s in the same round) with their interquartile range. Cache hit rate: reads the RedisStore answered from memory over all its reads, measured runs only.\n\n${runLine(t.meta)}\n\n${throughputTable(t)}\n\n${[peerLine(t), observedCpuLine(t)].filter(Boolean).join('\n\n')}`.trimEnd())
+  }
+  if (results.paired) {
+    const p = results.paired
+    const c = p.settings
+    parts.push(`### ${p.title}\n\nEach pair: two fresh server processes at once, both pinned to CPU ${c.cpu ?? '(not pinned)'}, each driven by its own autocannon -c ${c.connections} on GET /dashboard from the harness's CPUs, ${c.duration} s measured after a ${c.warmup} s warm-up, ${c.rounds} rounds; every server process runs with \`${c.v8Flags.join(' ')}\`. The two take turns on the one CPU, so both see the same machine from one millisecond to the next, and the ratio cancels how fast that machine is (bench/lib/paired.mjs says why). Kept = the measured server's req/s ÷ the reference's in the same round; by CPU = the reference's CPU µs per request ÷ the measured one's; median (IQR) over the rounds. The first row pairs two identical servers: how far from 1.00 the method reads when nothing differs. Busy: CPU-seconds per second the pair used (1.00 = the CPU kept busy).\n\n${runLine(p.meta)}\n\n${pairedTable(p)}`)
   }
   if (results.storm) {
     const s = results.storm
