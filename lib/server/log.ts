@@ -177,6 +177,8 @@ const MAX_PLAIN_HANDLE = 128
 const MAX_PREFIXES = 4096
 /** Room an access line needs besides its cached pieces and handle: digits, quotes, names. */
 const ACCESS_SLACK = 128
+/** Most access records kept before they are written as lines (see {@link Logger.access}). */
+const MAX_DEFERRED = 256
 
 export class Logger {
   readonly level: LogLevel
@@ -214,6 +216,16 @@ export class Logger {
   /** Access lines' fixed middles by status, method and route (see {@link #prefix}). */
   readonly #prefixes = new Map<string | null, Map<string, Map<number, AccessPrefix>>>()
   #prefixCount = 0
+  /**
+   * Access records not yet written as lines (see {@link access}), field by field, `#deferred` of
+   * them: the prefix, client address and session, and (time, ms, bytes) in `#dNumbers`.
+   */
+  readonly #deferMax: number
+  #deferred = 0
+  readonly #dPrefix: AccessPrefix[]
+  readonly #dIp: string[]
+  readonly #dSession: (string | null)[]
+  readonly #dNumbers: Float64Array
   // NaN: a status no record can match (NaN !== NaN), so the first line always looks its triple up.
   #lastPrefix: AccessPrefix = { method: '', route: null, status: Number.NaN, level: 'info', rank: RANK.info, bytes: enc('') }
   /** Access lines' client-address pieces, `,"ip":"…","session":`, as bytes, by address. */
@@ -257,6 +269,12 @@ export class Logger {
     this.#flushMs = options.flushMs ?? 20
     this.#capacity = Math.max(this.#maxPending, MIN_CAPACITY)
     this.#buf = Buffer.allocUnsafe(this.#capacity)
+    // Records of lines that could not fill maxPending anyway: one a line when it is tiny.
+    this.#deferMax = Math.max(1, Math.min(MAX_DEFERRED, Math.floor(this.#maxPending / 256)))
+    this.#dPrefix = new Array<AccessPrefix>(this.#deferMax).fill(this.#lastPrefix)
+    this.#dIp = new Array<string>(this.#deferMax).fill('')
+    this.#dSession = new Array<string | null>(this.#deferMax).fill(null)
+    this.#dNumbers = new Float64Array(3 * this.#deferMax)
   }
 
   /** True if lines of `level` are written. */
@@ -264,7 +282,13 @@ export class Logger {
     return RANK[level] >= this.#rank
   }
 
-  /** An access line for one request. */
+  /**
+   * An access line for one request. The record's fields are kept, and the lines of up to 256
+   * records are written together (when that many are waiting, before any other line, and at every
+   * flush, so within `flushMs`): formatting a line right after a request has run finds the
+   * logger's code and data cold in the CPU's caches, and a line then cost ~3× its time in a batch
+   * (the paired bench, bench/RESULTS.md). The record itself is not kept.
+   */
   access(r: AccessRecord): void {
     const prefix = this.#prefix(r.method, r.route, r.status)
     if (prefix.rank < this.#rank) return
@@ -274,31 +298,55 @@ export class Logger {
       this.#line(`${clock(time)} ${tag(prefix.level)} ${r.method} ${r.route ?? '(no route)'} ${r.status} ${r.ms}ms ${r.bytes}B ip=${r.ip}${who}`)
       return
     }
-    // The hot path of logging: bytes from cached pieces and digits, every string JSON-quoted.
-    if (time !== this.#headTime) {
-      this.#headTime = time
-      this.#head = enc(`{"time":"${this.#isoTime(time)}`)
-    }
-    const head = this.#head
-    const middle = prefix.bytes
-    const ipPiece = this.#ipPiece(r.ip)
-    const session = r.session
-    // JSON-quoted, a character takes at most 6 bytes (`\u001f`).
-    const most = head.length + middle.length + ipPiece.length + ACCESS_SLACK + (session === null ? 0 : 6 * session.length)
-    if (this.#used + most > this.#capacity) {
-      this.flush()
-      if (most > this.#capacity) {
-        // Only a client address of kilobytes (X-Forwarded-For, trusted) makes a line this long:
-        // it is written alone, from a buffer of its own (nothing to repeat from, nothing to keep).
-        const own = Buffer.allocUnsafe(most)
-        const end = this.#accessLine(own, 0, head, middle, r, ipPiece)
-        this.#forgetLast()
-        this.#out(own, 0, end)
-        return
+    const i = this.#deferred
+    this.#dPrefix[i] = prefix
+    this.#dIp[i] = r.ip
+    this.#dSession[i] = r.session
+    const n = this.#dNumbers
+    n[3 * i] = time
+    n[3 * i + 1] = r.ms
+    n[3 * i + 2] = r.bytes
+    this.#deferred = i + 1
+    if (i + 1 >= this.#deferMax) this.#writeDeferred()
+    // unref: pending lines never keep a process alive; exit and shutdown flush them.
+    this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
+  }
+
+  /** Write the waiting access records' lines into the buffer (writing it out whenever it fills). */
+  #writeDeferred(): void {
+    const count = this.#deferred
+    this.#deferred = 0
+    const n = this.#dNumbers
+    for (let i = 0; i < count; i++) {
+      // The hot path of logging: bytes from cached pieces and digits, every string JSON-quoted.
+      const time = n[3 * i] as number
+      if (time !== this.#headTime) {
+        this.#headTime = time
+        this.#head = enc(`{"time":"${this.#isoTime(time)}`)
       }
+      const head = this.#head
+      const middle = (this.#dPrefix[i] as AccessPrefix).bytes
+      const ipPiece = this.#ipPiece(this.#dIp[i] as string)
+      const session = this.#dSession[i] as string | null
+      const ms = n[3 * i + 1] as number
+      const bytes = n[3 * i + 2] as number
+      // JSON-quoted, a character takes at most 6 bytes (`\u001f`).
+      const most = head.length + middle.length + ipPiece.length + ACCESS_SLACK + (session === null ? 0 : 6 * session.length)
+      if (this.#used + most > this.#capacity) {
+        this.#writeOut()
+        if (most > this.#capacity) {
+          // Only a client address of kilobytes (X-Forwarded-For, trusted) makes a line this long:
+          // it is written alone, from a buffer of its own (nothing to repeat from, nothing to keep).
+          const own = Buffer.allocUnsafe(most)
+          const end = this.#accessLine(own, 0, head, middle, ms, bytes, ipPiece, session)
+          this.#forgetLast()
+          this.#out(own, 0, end)
+          continue
+        }
+      }
+      this.#used = this.#accessLine(this.#buf, this.#used, head, middle, ms, bytes, ipPiece, session)
+      if (this.#used >= this.#maxPending) this.#writeOut()
     }
-    this.#used = this.#accessLine(this.#buf, this.#used, head, middle, r, ipPiece)
-    this.#pended()
   }
 
   /**
@@ -310,9 +358,8 @@ export class Logger {
    * its client and session (a keep-alive connection). A repeated run is copied from there in one
    * call instead of being assembled again. Returns where the line ends.
    */
-  #accessLine(b: Buffer, p: number, head: Buffer, middle: Buffer, r: AccessRecord, ipPiece: Buffer): number {
+  #accessLine(b: Buffer, p: number, head: Buffer, middle: Buffer, ms: number, bytes: number, ipPiece: Buffer, session: string | null): number {
     const last = this.#last
-    const session = r.session
     const headEnd = p + head.length + middle.length
     if (head === last.head && middle === last.middle) b.copyWithin(p, last.start, last.start + headEnd - p)
     else {
@@ -322,7 +369,7 @@ export class Logger {
       last.middle = middle
     }
     last.start = p
-    p = numbers(b, headEnd, r)
+    p = numbers(b, headEnd, ms, bytes)
     const identStart = p
     if (ipPiece === last.ipPiece && session === last.session) {
       b.copyWithin(p, last.identStart, last.identEnd)
@@ -436,6 +483,12 @@ export class Logger {
       clearTimeout(this.#timer)
       this.#timer = null
     }
+    this.#writeDeferred()
+    this.#writeOut()
+  }
+
+  /** Hand the buffer's lines to the output. */
+  #writeOut(): void {
     const used = this.#used
     if (used === 0) return
     this.#used = 0
@@ -504,10 +557,12 @@ export class Logger {
 
   /** Add one line given as text (audit, message and pretty lines). */
   #line(text: string): void {
+    // Lines stay in order: the access lines waiting go first.
+    if (this.#deferred > 0) this.#writeDeferred()
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const most = text.length * 3 + 1
     if (this.#used + most > this.#capacity) {
-      this.flush()
+      this.#writeOut()
       if (most > this.#capacity) {
         const own = Buffer.from(`${text}\n`, 'utf8')
         this.#out(own, 0, own.length)
@@ -584,8 +639,8 @@ export class AtomicWriter {
 }
 
 /** Write `ms` + `,"bytes":` + bytes at `p`; returns where it ends. */
-function numbers(b: Buffer, p: number, r: AccessRecord): number {
-  p = hundredths(b, p, r.ms)
+function numbers(b: Buffer, p: number, ms: number, bytes: number): number {
+  p = hundredths(b, p, ms)
   // ,"bytes":
   b[p] = 0x2c
   b[p + 1] = 0x22
@@ -596,7 +651,7 @@ function numbers(b: Buffer, p: number, r: AccessRecord): number {
   b[p + 6] = 0x73
   b[p + 7] = 0x22
   b[p + 8] = 0x3a
-  return digits(b, p + 9, r.bytes)
+  return digits(b, p + 9, bytes)
 }
 
 /** Write the client piece, the session handle (or null), `}` and the newline at `p`. */
