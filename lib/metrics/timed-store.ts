@@ -1,22 +1,29 @@
 /**
- * A {@link Store} that times every call of the store it wraps into a histogram by operation and
- * outcome: `ok` (it answered), `refused` (it declined with `ERR_STORE_FULL`: working as designed
- * at its size bound, not a failure of the store) or `error` (any other rejection: the store
- * failed). The session engine and the login throttle are given the wrapper, so every store round
- * trip the server makes is measured, with no change to either.
+ * A {@link Store} that counts every call of the store it wraps, by operation and outcome, and
+ * times calls into a histogram with the same labels. Outcomes: `ok` (it answered), `refused` (it
+ * declined with `ERR_STORE_FULL`: working as designed at its size bound, not a failure of the
+ * store) or `error` (any other rejection: the store failed). The session engine and the login
+ * throttle are given the wrapper, so every store call the server makes is measured, with no
+ * change to either.
  *
- * A remote store's call is timed until its promise settles (one extra promise reaction per call).
- * A local store's (`local: true`, the memory store) is timed synchronously, since its work happens
- * inside the call, and adds no promise reaction to the hot path: its `get`, `write`, `touch`,
- * `destroy`, … settle inside the call and reject only once the store is closed, so they are
- * counted `ok` when called. Its `create` and `consume`, the calls by which a local store refuses
- * for room (`ERR_STORE_FULL`), have their outcome read from the settled promise. Only installed
- * when metrics are on. `local` and `selfTimed` are passed through: the engine decides on them.
+ * A remote store's every call is timed, until its promise settles (one extra promise reaction per
+ * call): its latency is a network round trip, what an operator watches. A local store's
+ * (`local: true`, the memory store) calls are counted one by one, and one in {@link LOCAL_SAMPLE}
+ * of each operation is timed, synchronously, since its work happens inside the call. Why sampled:
+ * such a call is a map lookup of a microsecond or two, and the two clock reads around it cost
+ * about as much, ~2 % of an authenticated GET's throughput by the paired bench
+ * (bench/RESULTS.md); one call in 16 still shows the distribution (a GC pause inside a call, a
+ * slow `listByUser`), and the counter keeps the exact number. A local store's `get`, `write`,
+ * `touch`, `destroy`, … settle inside the call and reject only once the store is closed, so they
+ * are counted `ok` when called, with no promise reaction on the hot path; its `create` and
+ * `consume`, the calls by which it refuses for room (`ERR_STORE_FULL`), have their outcome read
+ * from the settled promise. Only installed when metrics are on. `local` and `selfTimed` are passed
+ * through: the engine decides on them.
  */
 import { performance } from 'node:perf_hooks' // not the global: see lib/router.ts
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
 import { ErrorCodes, isStoreError } from '../errors.js'
-import type { Histogram, HistogramSeries } from './registry.js'
+import type { Counter, Histogram, HistogramSeries, Scalar } from './registry.js'
 
 export type StoreOperation = 'get' | 'create' | 'write' | 'touch' | 'destroy' | 'listByUser' | 'destroyByUser' | 'consume' | 'hit' | 'resetHits' | 'ping'
 
@@ -27,12 +34,22 @@ export const STORE_OPERATIONS: readonly StoreOperation[] = [
 /** The operations by which a local store may refuse (`ERR_STORE_FULL`) while open. */
 const REFUSING: ReadonlySet<StoreOperation> = new Set(['create', 'consume'])
 
-/** One operation's three series, and whether a local store may refuse it. */
+/** A local store's calls of one operation are timed one in this many (the first one timed). */
+export const LOCAL_SAMPLE = 16
+
+/** One outcome's series: the call counter and the latency histogram. */
+interface OutcomeSeries {
+  readonly calls: Scalar
+  readonly seconds: HistogramSeries
+}
+
+/** One operation's series, whether a local store may refuse it, and its calls until the next timed one. */
 interface OperationSeries {
-  readonly ok: HistogramSeries
-  readonly refused: HistogramSeries
-  readonly error: HistogramSeries
+  readonly ok: OutcomeSeries
+  readonly refused: OutcomeSeries
+  readonly error: OutcomeSeries
   readonly mayRefuse: boolean
+  untilTimed: number
 }
 
 export class TimedStore implements Store {
@@ -54,18 +71,20 @@ export class TimedStore implements Store {
   readonly #resetHits: OperationSeries
   readonly #ping: OperationSeries
 
-  /** `histogram` has the labels (operation, outcome). */
-  constructor(inner: Store, histogram: Histogram) {
+  /** `calls` and `histogram` have the labels (operation, outcome). */
+  constructor(inner: Store, calls: Counter, histogram: Histogram) {
     this.#inner = inner
     this.#sync = inner.local === true
     this.kind = inner.kind
     if (inner.local !== undefined) this.local = inner.local
     if (inner.selfTimed !== undefined) this.selfTimed = inner.selfTimed
+    const outcome = (op: StoreOperation, name: string): OutcomeSeries => ({ calls: calls.series(op, name), seconds: histogram.series(op, name) })
     const series = (op: StoreOperation): OperationSeries => ({
-      ok: histogram.series(op, 'ok'),
-      refused: histogram.series(op, 'refused'),
-      error: histogram.series(op, 'error'),
+      ok: outcome(op, 'ok'),
+      refused: outcome(op, 'refused'),
+      error: outcome(op, 'error'),
       mayRefuse: REFUSING.has(op),
+      untilTimed: 1,
     })
     // Every series exists from the start, so a scrape shows each operation's zeros.
     this.#get = series('get')
@@ -87,73 +106,114 @@ export class TimedStore implements Store {
   }
 
   get(key: string): Promise<SessionRecord | null> {
-    return this.#time(this.#get, performance.now(), this.#inner.get(key))
+    const op = this.#get
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.get(key))
+    return this.#time(op, performance.now(), this.#inner.get(key))
   }
   create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
-    return this.#time(this.#create, performance.now(), this.#inner.create(key, record, limit))
+    const op = this.#create
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.create(key, record, limit))
+    return this.#time(op, performance.now(), this.#inner.create(key, record, limit))
   }
   write(key: string, expectedVersion: number, update: SessionUpdate): Promise<WriteResult> {
-    return this.#time(this.#write, performance.now(), this.#inner.write(key, expectedVersion, update))
+    const op = this.#write
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.write(key, expectedVersion, update))
+    return this.#time(op, performance.now(), this.#inner.write(key, expectedVersion, update))
   }
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
-    return this.#time(this.#touch, performance.now(), this.#inner.touch(key, lastSeenAt, expiresAt))
+    const op = this.#touch
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.touch(key, lastSeenAt, expiresAt))
+    return this.#time(op, performance.now(), this.#inner.touch(key, lastSeenAt, expiresAt))
   }
   destroy(key: string): Promise<boolean> {
-    return this.#time(this.#destroy, performance.now(), this.#inner.destroy(key))
+    const op = this.#destroy
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.destroy(key))
+    return this.#time(op, performance.now(), this.#inner.destroy(key))
   }
   listByUser(userId: string): Promise<IndexedSession[]> {
-    return this.#time(this.#listByUser, performance.now(), this.#inner.listByUser(userId))
+    const op = this.#listByUser
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.listByUser(userId))
+    return this.#time(op, performance.now(), this.#inner.listByUser(userId))
   }
   destroyByUser(userId: string, exceptKey?: string): Promise<number> {
-    return this.#time(this.#destroyByUser, performance.now(), this.#inner.destroyByUser(userId, exceptKey))
+    const op = this.#destroyByUser
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.destroyByUser(userId, exceptKey))
+    return this.#time(op, performance.now(), this.#inner.destroyByUser(userId, exceptKey))
   }
   consume(counters: readonly CounterLimit[]): Promise<ConsumeResult> {
-    return this.#time(this.#consume, performance.now(), this.#inner.consume(counters))
+    const op = this.#consume
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.consume(counters))
+    return this.#time(op, performance.now(), this.#inner.consume(counters))
   }
   hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }> {
-    return this.#time(this.#hit, performance.now(), this.#inner.hit(key, windowMs, increment))
+    const op = this.#hit
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.hit(key, windowMs, increment))
+    return this.#time(op, performance.now(), this.#inner.hit(key, windowMs, increment))
   }
   resetHits(key: string): Promise<void> {
-    return this.#time(this.#resetHits, performance.now(), this.#inner.resetHits(key))
+    const op = this.#resetHits
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.resetHits(key))
+    return this.#time(op, performance.now(), this.#inner.resetHits(key))
   }
   ping(): Promise<void> {
-    return this.#time(this.#ping, performance.now(), this.#inner.ping())
+    const op = this.#ping
+    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.ping())
+    return this.#time(op, performance.now(), this.#inner.ping())
   }
   close(): Promise<void> {
     return this.#inner.close()
   }
 
-  /** `start` is read before the call (arguments evaluate left to right). */
+  /** A local store's call that is counted, not timed. */
+  #counted<T>(op: OperationSeries, promise: Promise<T>): Promise<T> {
+    if (!op.mayRefuse) {
+      op.ok.calls.inc()
+      return promise
+    }
+    // The outcome is known once the promise settles (a side branch: the caller's chain is
+    // unchanged, and the rejection still reaches the caller).
+    promise.then(
+      () => op.ok.calls.inc(),
+      (err: unknown) => failed(op, err).calls.inc(),
+    )
+    return promise
+  }
+
+  /** A call counted and timed; `start` is read before the call (arguments evaluate left to right). */
   #time<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
     if (this.#sync) {
       // A local store does its work inside the call; timing the call is timing the work.
       const seconds = (performance.now() - start) / 1000
+      op.untilTimed = LOCAL_SAMPLE
       if (!op.mayRefuse) {
-        op.ok.observe(seconds)
+        record(op.ok, seconds)
         return promise
       }
-      // The outcome is known once the promise settles (a side branch: the caller's chain is
-      // unchanged, and the rejection still reaches the caller).
       promise.then(
-        () => op.ok.observe(seconds),
-        (err: unknown) => failed(op, err).observe(seconds),
+        () => record(op.ok, seconds),
+        (err: unknown) => record(failed(op, err), seconds),
       )
       return promise
     }
     return promise.then(
       (value) => {
-        op.ok.observe((performance.now() - start) / 1000)
+        record(op.ok, (performance.now() - start) / 1000)
         return value
       },
       (err: unknown) => {
-        failed(op, err).observe((performance.now() - start) / 1000)
+        record(failed(op, err), (performance.now() - start) / 1000)
         throw err
       },
     )
   }
 }
 
+function record(outcome: OutcomeSeries, seconds: number): void {
+  outcome.calls.inc()
+  outcome.seconds.observe(seconds)
+}
+
 /** The series of a rejected call: `refused` for a refusal for room, else `error`. */
-function failed(op: OperationSeries, err: unknown): HistogramSeries {
+function failed(op: OperationSeries, err: unknown): OutcomeSeries {
   return isStoreError(err) && err.code === ErrorCodes.STORE_FULL ? op.refused : op.error
 }

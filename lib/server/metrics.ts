@@ -57,6 +57,7 @@ export class ServerMetrics {
   readonly #requestSeries = new Map<string, Map<string, HistogramSeries[]>>()
   /** The previous request's key and series (status NaN matches nothing: the first one looks up). */
   #lastRequest: { route: string | null; method: string; status: number; series: HistogramSeries } = { route: null, method: '', status: Number.NaN, series: new HistogramSeries([], REQUEST_BUCKETS) }
+  readonly #storeCalls: Counter
   readonly #storeOps: Histogram
   readonly #connections: Scalar
   readonly #loopDelay: IntervalHistogram
@@ -69,7 +70,8 @@ export class ServerMetrics {
     this.#unsubscribe = options.events.onAny((e) => this.#events.series(e.type, reasonOf(e)).inc())
 
     this.#requests = r.histogram('sessionkit_http_request_duration_seconds', 'Time from request to response end, by route pattern and status class.', ['method', 'route', 'status_class'], REQUEST_BUCKETS)
-    this.#storeOps = r.histogram('sessionkit_store_operation_duration_seconds', 'Session store call latency by operation and outcome.', ['operation', 'outcome'], STORE_BUCKETS)
+    this.#storeCalls = r.counter('sessionkit_store_operations_total', 'Session store calls by operation and outcome, every one.', ['operation', 'outcome'])
+    this.#storeOps = r.histogram('sessionkit_store_operation_duration_seconds', 'Session store call latency by operation and outcome: every call of a networked store, one in 16 of the in-process memory store.', ['operation', 'outcome'], STORE_BUCKETS)
     this.#connections = r.gauge('sessionkit_http_open_connections', 'Open TCP connections to the HTTP server.').series()
 
     const bcryptQueue = r.gauge('sessionkit_bcrypt_queue_depth', 'bcrypt jobs waiting for a worker thread.').series()
@@ -103,7 +105,7 @@ export class ServerMetrics {
 
   /** Wrap the store so each call is timed (give the wrapper to the session engine and throttle). */
   timeStore(store: Store): Store {
-    return new TimedStore(store, this.#storeOps)
+    return new TimedStore(store, this.#storeCalls, this.#storeOps)
   }
 
   /** Count the connections of `server`. */
