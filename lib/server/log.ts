@@ -22,12 +22,13 @@
  * {@link Logger.drained} waits at shutdown until the output has taken it. Workers sharing one
  * stdout write atomic pieces (`atomic`, {@link AtomicWriter}), so their lines never interleave.
  *
- * The buffer is bytes, reused for the life of the logger (each write hands over one string copied
- * out of it). An access line is written into it from cached pieces (the time stamp of the current
- * millisecond, the part fixed by route and method, the client's address) and digits, never built
- * as a string: no per-request strings, number-to-text conversion or growing string of pending
- * lines for the garbage collector. What that saved per request is in bench/RESULTS.md
- * ("Logs + metrics").
+ * The buffer is bytes, reused for the life of the logger: a file or /dev/null is written straight
+ * from it, a pipe gets a copy. An access line is written into it from cached pieces (the time
+ * stamp of the current millisecond, the part fixed by route and method, the client's address) and
+ * digits, never built as a string: no per-request strings, number-to-text conversion or growing
+ * string of pending lines for the garbage collector. A request only leaves its record's fields;
+ * the lines are written in batches (see {@link Logger.access}). What each step saved per request
+ * is in bench/RESULTS.md ("Logs + metrics").
  *
  * Many processes: everything kept here (the pending bytes, the piece caches, the clock offset, the
  * pieces waiting for stdout) is how this process formats and writes its own lines; no other worker
