@@ -8,15 +8,15 @@ import { randomBytes } from 'node:crypto'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Agent, get } from 'node:http'
-import { Redis } from 'ioredis'
 import t from 'tap'
 import { createApp } from '../../lib/server/app.js'
 import { loadConfig } from '../../lib/server/config.js'
 import { Logger } from '../../lib/server/log.js'
 import { MemoryStore } from '../../lib/stores/memory.js'
-import { childEnv, wipePrefix } from '../fixtures/child-env.js'
+import { childEnv } from '../fixtures/child-env.js'
 import { JOHN } from '../fixtures/http-client.js'
 import { promtoolCheck } from '../fixtures/prometheus.js'
+import { testRedis } from '../fixtures/redis-client.js'
 
 const MAIN = new URL('../../lib/server/main.ts', import.meta.url).pathname
 
@@ -127,11 +127,8 @@ t.test('WORKERS=2 on one stdout pipe that its reader leaves full: every line arr
   // part and the two workers' bytes met mid-line (before the fix: broken lines in 3 runs of 4).
   const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
   const prefix = `t-mainobs-${randomBytes(6).toString('hex')}:`
-  const raw = new Redis(REDIS_URL)
-  t.teardown(async () => {
-    await wipePrefix(raw, prefix)
-    await raw.quit()
-  })
+  // Fails, never skips, without Redis; deletes the prefix's keys at teardown.
+  await testRedis(t, REDIS_URL, prefix)
   const child = spawn(process.execPath, [...process.execArgv, MAIN], {
     env: childEnv({ PORT: '0', BCRYPT_COST: '4', WORKERS: '2', REDIS_URL, REDIS_PREFIX: prefix }),
     stdio: ['ignore', 'pipe', 'pipe'],
