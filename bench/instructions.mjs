@@ -29,6 +29,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { login } from './lib/servers.mjs'
+import { quantile } from './lib/throughput.mjs'
 import { makeUsers } from './lib/users.mjs'
 
 const MODES = { plain: '', 'logs + metrics': '1', logs: 'logs', metrics: 'metrics' }
@@ -157,11 +158,7 @@ try {
     pair.forEach((name, k) => runs[name].push(counts[k]))
     console.error(`[instructions] ${Math.min(i + 2, jobs.length)}/${jobs.length} processes counted`)
   }
-  const median = (values) => {
-    const sorted = [...values].sort((a, b) => a - b)
-    const mid = sorted.length >> 1
-    return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
-  }
+  const median = (values) => quantile(values, 0.5)
   const k = (n) => `${(n / 1000).toFixed(2)} k`
   const plain = median(runs.plain)
   console.log(`GET /dashboard, MemoryStore: user-space instructions per request (callgrind; ${WARMUP} warm-up + ${MEASURED} measured requests, batches of ${BATCH} on one connection; ${RUNS === 1 ? 'one process' : `median of ${RUNS} processes, min–max`} per mode; ${process.version})`)

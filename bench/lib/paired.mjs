@@ -18,8 +18,8 @@
  * request failed, or if the pair did not keep the CPU busy (the servers must be the bottleneck,
  * not the load generator).
  */
-import { cannon, summarize } from './load.mjs'
-import { BENCH_V8_FLAGS, cpuSecondsOf, login, SERVERS, startServer } from './servers.mjs'
+import { cannon, summarize, THROUGHPUT } from './load.mjs'
+import { BENCH_V8_FLAGS, cpuSecondsOf, expectOk, login, SERVERS, startServer } from './servers.mjs'
 import { summary } from './throughput.mjs'
 
 /** [reference, measured]: the A/A pair first, then each observed server against the plain one. */
@@ -33,11 +33,14 @@ export const PAIRS = [
 /** Below this many CPU-seconds per second for the pair together, the CPU was not kept busy. */
 const BUSY = 0.9
 
+/** The dashboard scenario's requests (bench/lib/load.mjs), the same as the sequential runs'. */
+const DASHBOARD = THROUGHPUT.dashboard
+
 /** Run both servers of a pair for `seconds`, both at once; per server: req/s, CPU µs/req, share. */
 async function both(servers, cookies, seconds, connections) {
   const before = await Promise.all(servers.map((s) => cpuSecondsOf(s.pid)))
   const results = await Promise.all(
-    servers.map((s, i) => cannon({ url: `${s.url}/dashboard`, connections, duration: seconds, headers: { cookie: cookies[i] } })),
+    servers.map((s, i) => cannon({ connections, ...DASHBOARD.options({ url: s.url, cookie: cookies[i] }), duration: seconds })),
   )
   const after = await Promise.all(servers.map((s) => cpuSecondsOf(s.pid)))
   return results.map((r, i) => {
@@ -61,7 +64,10 @@ export async function runPaired(o) {
         for (const name of names) started.push(await startServer(name, { usersFile: o.usersFile, redisUrl: o.redisUrl, bcryptCost: o.bcryptCost, execArgv: BENCH_V8_FLAGS, serverCpus: cpus }))
         const servers = round % 2 === 0 ? started : [started[1], started[0]]
         const cookies = []
-        for (const [i, s] of servers.entries()) cookies.push(await login(s.url, o.users[i]))
+        for (const [i, s] of servers.entries()) {
+          cookies.push(await login(s.url, o.users[i]))
+          await expectOk(s.url, DASHBOARD.check, cookies[i])
+        }
         await both(servers, cookies, o.warmup, connections)
         const [ref, measured] = await both(servers, cookies, o.duration, connections)
         pair.rounds.push({ reference: ref, measured })

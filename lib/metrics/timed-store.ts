@@ -19,6 +19,9 @@
  * `consume`, the calls by which it refuses for room (`ERR_STORE_FULL`), have their outcome read
  * from the settled promise. Only installed when metrics are on. `local` and `selfTimed` are passed
  * through: the engine decides on them.
+ *
+ * Many processes: each worker counts and samples its own calls; the primary sums every worker's
+ * series into one scrape (lib/server/metrics-cluster.ts), so the totals are the server's.
  */
 import { performance } from 'node:perf_hooks' // not the global: see lib/router.ts
 import type { ConsumeResult, CounterLimit, IndexedSession, SessionLimit, SessionRecord, SessionUpdate, Store, WriteResult } from '../store.js'
@@ -107,61 +110,63 @@ export class TimedStore implements Store {
 
   get(key: string): Promise<SessionRecord | null> {
     const op = this.#get
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.get(key))
-    return this.#time(op, performance.now(), this.#inner.get(key))
+    return this.#done(op, this.#begin(op), this.#inner.get(key))
   }
   create(key: string, record: SessionRecord, limit?: SessionLimit): Promise<boolean | 'refused'> {
     const op = this.#create
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.create(key, record, limit))
-    return this.#time(op, performance.now(), this.#inner.create(key, record, limit))
+    return this.#done(op, this.#begin(op), this.#inner.create(key, record, limit))
   }
   write(key: string, expectedVersion: number, update: SessionUpdate): Promise<WriteResult> {
     const op = this.#write
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.write(key, expectedVersion, update))
-    return this.#time(op, performance.now(), this.#inner.write(key, expectedVersion, update))
+    return this.#done(op, this.#begin(op), this.#inner.write(key, expectedVersion, update))
   }
   touch(key: string, lastSeenAt: number, expiresAt: number): Promise<boolean> {
     const op = this.#touch
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.touch(key, lastSeenAt, expiresAt))
-    return this.#time(op, performance.now(), this.#inner.touch(key, lastSeenAt, expiresAt))
+    return this.#done(op, this.#begin(op), this.#inner.touch(key, lastSeenAt, expiresAt))
   }
   destroy(key: string): Promise<boolean> {
     const op = this.#destroy
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.destroy(key))
-    return this.#time(op, performance.now(), this.#inner.destroy(key))
+    return this.#done(op, this.#begin(op), this.#inner.destroy(key))
   }
   listByUser(userId: string): Promise<IndexedSession[]> {
     const op = this.#listByUser
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.listByUser(userId))
-    return this.#time(op, performance.now(), this.#inner.listByUser(userId))
+    return this.#done(op, this.#begin(op), this.#inner.listByUser(userId))
   }
   destroyByUser(userId: string, exceptKey?: string): Promise<number> {
     const op = this.#destroyByUser
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.destroyByUser(userId, exceptKey))
-    return this.#time(op, performance.now(), this.#inner.destroyByUser(userId, exceptKey))
+    return this.#done(op, this.#begin(op), this.#inner.destroyByUser(userId, exceptKey))
   }
   consume(counters: readonly CounterLimit[]): Promise<ConsumeResult> {
     const op = this.#consume
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.consume(counters))
-    return this.#time(op, performance.now(), this.#inner.consume(counters))
+    return this.#done(op, this.#begin(op), this.#inner.consume(counters))
   }
   hit(key: string, windowMs: number, increment?: number): Promise<{ count: number; resetMs: number }> {
     const op = this.#hit
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.hit(key, windowMs, increment))
-    return this.#time(op, performance.now(), this.#inner.hit(key, windowMs, increment))
+    return this.#done(op, this.#begin(op), this.#inner.hit(key, windowMs, increment))
   }
   resetHits(key: string): Promise<void> {
     const op = this.#resetHits
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.resetHits(key))
-    return this.#time(op, performance.now(), this.#inner.resetHits(key))
+    return this.#done(op, this.#begin(op), this.#inner.resetHits(key))
   }
   ping(): Promise<void> {
     const op = this.#ping
-    if (this.#sync && --op.untilTimed > 0) return this.#counted(op, this.#inner.ping())
-    return this.#time(op, performance.now(), this.#inner.ping())
+    return this.#done(op, this.#begin(op), this.#inner.ping())
   }
   close(): Promise<void> {
     return this.#inner.close()
+  }
+
+  /**
+   * The clock reading a call is timed from, read before the call (arguments evaluate left to
+   * right), or -1 for a local store's call that is only counted (`performance.now()` is ≥ 0).
+   */
+  #begin(op: OperationSeries): number {
+    return this.#sync && --op.untilTimed > 0 ? -1 : performance.now()
+  }
+
+  /** Count (and, when `start` was read, time) the call that returned `promise`. */
+  #done<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
+    return start < 0 ? this.#counted(op, promise) : this.#time(op, start, promise)
   }
 
   /** A local store's call that is counted, not timed. */
@@ -179,7 +184,7 @@ export class TimedStore implements Store {
     return promise
   }
 
-  /** A call counted and timed; `start` is read before the call (arguments evaluate left to right). */
+  /** A call counted and timed from `start`. */
   #time<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
     if (this.#sync) {
       // A local store does its work inside the call; timing the call is timing the work.

@@ -309,8 +309,7 @@ export class Logger {
     n[3 * i + 2] = r.bytes
     this.#deferred = i + 1
     if (i + 1 >= this.#deferMax) this.#writeDeferred()
-    // unref: pending lines never keep a process alive; exit and shutdown flush them.
-    this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
+    this.#armTimer()
   }
 
   /** Write the waiting access records' lines into the buffer (writing it out whenever it fills). */
@@ -579,8 +578,13 @@ export class Logger {
   /** A line was added: write now if enough is pending, else within `flushMs`. */
   #pended(): void {
     if (this.#used >= this.#maxPending) this.flush()
+    else this.#armTimer()
+  }
+
+  /** Write what is pending within `flushMs`, unless a flush is already due. */
+  #armTimer(): void {
     // unref: pending lines never keep a process alive; exit and shutdown flush them.
-    else this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
+    this.#timer ??= setTimeout(() => this.flush(), this.#flushMs).unref()
   }
 }
 
