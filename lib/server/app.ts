@@ -70,7 +70,8 @@ export async function createApp(config: ServerConfig, overrides: AppOverrides = 
   const h = config.hardening
   const configured = overrides.store ?? createStore(config.store, config.redisPrefix, h.memory)
   const events = new SecurityEvents(overrides.now ? { now: overrides.now } : {})
-  const ip = (req: IncomingMessage) => clientIp(req, { trustProxy: config.trustProxy })
+  const ipOptions = { trustProxy: config.trustProxy }
+  const ip = (req: IncomingMessage) => clientIp(req, ipOptions)
   // Read at scrape time only, after the users are loaded below.
   let users: UserCache
   const observed = new Observability({

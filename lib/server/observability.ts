@@ -78,24 +78,34 @@ export class Observability {
     const log = this.log
     const metrics = this.metrics
     const clientIp = this.#clientIp
+    // Without TRUST_PROXY the client address is the socket's peer (lib/http.ts clientIp), the same
+    // for every request on a connection: read once per connection. With it, each request's own
+    // X-Forwarded-For counts, read per request.
+    const perRequestIp = this.#config.trustProxy
     const record = (req: IncomingMessage, res: ServerResponse, route: string | null, startedAt: number, ctx: AppContext | null): void => {
       const end = performance.now()
       const seconds = (end - startedAt) / 1000
       const method = req.method as string
       const status = res.statusCode
       metrics?.request(method, route, status, seconds)
-      if (log !== null) {
-        log.access({
-          method,
-          route,
-          status,
-          ms: Math.round(seconds * 1e5) / 100,
-          bytes: sentSince(req.socket),
-          session: ctx?.loadedSession?.handle ?? null,
-          ip: clientIp(req),
-          at: end,
-        })
-      }
+      if (log === null) return
+      const socket = req.socket
+      let conn = connections.get(socket)
+      if (conn === undefined) connections.set(socket, (conn = { sent: 0, ip: perRequestIp ? '' : clientIp(req) }))
+      // What the socket has sent since the previous response on it (keep-alive), head and body.
+      const sent = socket.bytesWritten
+      const bytes = sent - conn.sent
+      conn.sent = sent
+      log.access({
+        method,
+        route,
+        status,
+        ms: Math.round(seconds * 1e5) / 100,
+        bytes,
+        session: ctx?.loadedSession?.handle ?? null,
+        ip: perRequestIp ? clientIp(req) : conn.ip,
+        at: end,
+      })
     }
     return (req, res, route, startedAt, ctx) => {
       if (res.writableEnded) record(req, res, route, startedAt, ctx)
@@ -138,21 +148,21 @@ export class Observability {
   }
 }
 
-/**
- * What each socket had sent when its previous response was recorded (keep-alive: many responses
- * per socket). Kept in a WeakMap, never as a property of the socket: a property added to node's
- * sockets after they are built gives them a second hidden class, which node:http's own code then
- * meets on every request. A closed socket's entry goes with the socket.
- */
-const sent = new WeakMap<Socket, number>()
-
-/** Bytes sent on `socket` since its previous response (head and body), read once per response. */
-function sentSince(socket: Socket): number {
-  const total = socket.bytesWritten
-  const bytes = total - (sent.get(socket) ?? 0)
-  sent.set(socket, total)
-  return bytes
+/** What an access line needs of a connection, kept from one response on it to the next. */
+interface Connection {
+  /** `socket.bytesWritten` when its previous response was recorded. */
+  sent: number
+  /** The client address (when it is the socket's peer; '' with TRUST_PROXY). */
+  ip: string
 }
+
+/**
+ * Each connection's {@link Connection}, found with one lookup a request. Kept in a WeakMap, never
+ * as a property of the socket: a property added to node's sockets after they are built gives them
+ * a second hidden class, which node:http's own code then meets on every request. A closed socket's
+ * entry goes with the socket. Per process: a connection is served by one process only.
+ */
+const connections = new WeakMap<Socket, Connection>()
 
 async function sendMetrics(res: ServerResponse, scrape: () => Promise<string>): Promise<void> {
   let text: string
