@@ -10,17 +10,20 @@
  * answers have arrived, so every mode reads the same batches (with free-running connections the
  * batch sizes, and with them the per-batch costs of the event loop, follow the server's speed).
  * After a warm-up the counters are zeroed (`callgrind_control -z`), the measured requests run, and
- * the counters are dumped: instructions per request = instructions in user space over that window ÷
- * requests. What it does not see: kernel time (socket I/O, the log's write(2)) and how fast the
- * instructions run (cache misses, garbage collection pauses count only as their instructions).
+ * the counters are dumped: instructions per request = instructions in user space on the main
+ * thread over that window ÷ requests. What it does not see: kernel time (socket I/O, the log's
+ * write(2)) and how fast the instructions run (cache misses, garbage collection pauses count only
+ * as their instructions).
  *
  * V8's optimizing compiler is left out of the compared figure and shown on its own. It runs on the
  * main thread here (`--single-threaded`), and a function called once per batch of lines (the
  * log's) reaches its optimization threshold late, so whether a compilation lands inside the
  * measured window varies from run to run: the same build counted +4.6 k or +9.2 k instructions a
- * request over plain, and the difference was all TurboFan (`v8::internal::compiler::`, from
- * `callgrind_annotate`'s per-function self costs). A real server pays a compilation once, not per
- * request.
+ * request over plain (after 6000 warm-up requests), and the difference was all TurboFan
+ * (`v8::internal::compiler::`, from `callgrind_annotate`'s per-function self costs). A real server
+ * pays a compilation once, not per request. Even so, processes of one build land up to ~4 k apart
+ * (which functions V8 inlines where differs from process to process): compare medians of
+ * `--runs 3` or more.
  *
  * Under valgrind the server runs ~50× slower, so work that is paced by the clock rather than by
  * requests would weigh ~50× too much per request: BENCH_CALLGRIND=1 makes the bench server slow
@@ -41,7 +44,13 @@ import { quantile } from './lib/throughput.mjs'
 import { makeUsers } from './lib/users.mjs'
 
 const MODES = { plain: '', 'logs + metrics': '1', logs: 'logs', metrics: 'metrics' }
-const WARMUP = 6000
+/**
+ * Requests before the counters are zeroed. After 6000, V8 was still optimizing the logger's
+ * functions (called once per batch of lines) inside the measured window, and they ran in their
+ * unoptimized tiers until then: 2.6–7.7 k instructions a request of compiling alone. After 24000,
+ * plain compiles nothing in the window, logs + metrics ~1 k.
+ */
+const WARMUP = 24000
 const MEASURED = 6000
 const BATCH = 10
 /**
@@ -92,7 +101,7 @@ function compiling(file) {
 async function count(observed, usersFile, user) {
   const dir = mkdtempSync(join(tmpdir(), 'sk-callgrind-'))
   const server = new URL('./servers/sessionkit.mjs', import.meta.url).pathname
-  const child = spawn('valgrind', ['--tool=callgrind', `--callgrind-out-file=${dir}/out.%p`, '--dump-instr=no', 'node', ...NODE_FLAGS, server], {
+  const child = spawn('valgrind', ['--tool=callgrind', '--separate-threads=yes', `--callgrind-out-file=${dir}/out.%p`, '--dump-instr=no', 'node', ...NODE_FLAGS, server], {
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     env: {
       ...process.env,
@@ -151,7 +160,11 @@ async function count(observed, usersFile, user) {
     await exited
     let instructions = null
     let dumped = ''
+    // The main thread's dump only (thread 1, `-01`): the bcrypt pool's worker threads start, idle
+    // and exit on their own schedule, and one doing so inside the window added ~4 k instructions a
+    // request (with a garbage collection of its heap) to whichever mode it happened in.
     for (const name of readdirSync(dir)) {
+      if (!name.endsWith('-01')) continue
       const text = readFileSync(join(dir, name), 'utf8')
       if (!/^desc: Trigger: .*measured/m.test(text)) continue
       instructions = Number(/^summary: (\d+)/m.exec(text)[1])
