@@ -21,9 +21,10 @@
  * measured window varies from run to run: the same build counted +4.6 k or +9.2 k instructions a
  * request over plain (after 6000 warm-up requests), and the difference was all TurboFan
  * (`v8::internal::compiler::`, from `callgrind_annotate`'s per-function self costs). A real server
- * pays a compilation once, not per request. Even so, processes of one build land up to ~4 k apart
- * (which functions V8 inlines where differs from process to process): compare medians of
- * `--runs 3` or more.
+ * pays a compilation once, not per request. With the main thread alone and 24000 warm-up requests
+ * (below), three processes of a mode agree within 0.2 k; a process still compiling in the window
+ * shows in the compiling column and reads ~1.5 k high (its code not yet optimized): compare
+ * medians of `--runs 3` or more.
  *
  * Under valgrind the server runs ~50× slower, so work that is paced by the clock rather than by
  * requests would weigh ~50× too much per request: BENCH_CALLGRIND=1 makes the bench server slow
