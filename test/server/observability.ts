@@ -113,12 +113,13 @@ t.test('the real server: access lines carry the bytes each response on a connect
     const lines: string[] = []
     const log = new Logger({ level: 'debug', write: (text) => lines.push(text) })
     const running = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', ...(trustProxy ? { TRUST_PROXY: 'true' } : {}) }), { store: new MemoryStore(), logger: log })
+    t.teardown(() => running.close())
     const sizes = await exchange(running.port, [
       'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 192.0.2.10\r\n\r\n',
       'GET /no-such-page HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 192.0.2.20\r\n\r\n',
       'GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Forwarded-For: 192.0.2.30\r\n\r\n',
     ])
-    await running.close()
+    log.flush()
     const access = lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; route: string | null; bytes: number; ip: string }).filter((l) => l.kind === 'access')
     t.same(access.map((l) => l.route), ['/healthz', null, '/healthz'], `${trustProxy}: one line per request`)
     t.same(access.map((l) => l.bytes), sizes, `${trustProxy}: bytes as received, head and body`)
