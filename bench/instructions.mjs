@@ -205,13 +205,11 @@ try {
   console.log(`GET /dashboard, MemoryStore: user-space instructions per request (callgrind; ${WARMUP} warm-up + ${MEASURED} measured requests, batches of ${BATCH} on one connection; ${RUNS === 1 ? 'one process' : `median of ${RUNS} processes, min–max`} per mode; ${process.version})`)
   console.log('| mode | instructions / request, without compiling | × plain | added | compiling (V8 JIT) | total |')
   console.log('| --- | ---: | ---: | ---: | ---: | ---: |')
+  // The median, and with several processes their min–max.
+  const spread = (values) => `${k(median(values))}${RUNS === 1 ? '' : ` (${k(Math.min(...values))}–${k(Math.max(...values))})`}`
   for (const name of names) {
-    const values = runs[name].map(serving)
-    const n = median(values)
-    const range = RUNS === 1 ? '' : ` (${k(Math.min(...values))}–${k(Math.max(...values))})`
-    const jit = runs[name].map((r) => r.compiling)
-    const jitRange = RUNS === 1 ? '' : ` (${k(Math.min(...jit))}–${k(Math.max(...jit))})`
-    console.log(`| ${name} | ${k(n)}${range} | ${(n / plain).toFixed(3)} | ${name === 'plain' ? '–' : k(n - plain)} | ${k(median(jit))}${jitRange} | ${k(median(runs[name].map((r) => r.total)))} |`)
+    const n = median(runs[name].map(serving))
+    console.log(`| ${name} | ${spread(runs[name].map(serving))} | ${(n / plain).toFixed(3)} | ${name === 'plain' ? '–' : k(n - plain)} | ${spread(runs[name].map((r) => r.compiling))} | ${k(median(runs[name].map((r) => r.total)))} |`)
   }
 } finally {
   rmSync(usersFile, { force: true })

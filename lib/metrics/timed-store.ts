@@ -166,40 +166,34 @@ export class TimedStore implements Store {
 
   /** Count (and, when `start` was read, time) the call that returned `promise`. */
   #done<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
-    return start < 0 ? this.#counted(op, promise) : this.#time(op, start, promise)
+    return this.#sync ? this.#local(op, start, promise) : this.#remote(op, start, promise)
   }
 
-  /** A local store's call that is counted, not timed. */
-  #counted<T>(op: OperationSeries, promise: Promise<T>): Promise<T> {
+  /**
+   * A local store's call: it did its work inside the call, so timing the call is timing the work
+   * (when `start` was read: one call in {@link LOCAL_SAMPLE}); -1 seconds marks a call only counted.
+   */
+  #local<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
+    let seconds = -1
+    if (start >= 0) {
+      seconds = (performance.now() - start) / 1000
+      op.untilTimed = LOCAL_SAMPLE
+    }
     if (!op.mayRefuse) {
-      op.ok.calls.inc()
+      record(op.ok, seconds)
       return promise
     }
     // The outcome is known once the promise settles (a side branch: the caller's chain is
     // unchanged, and the rejection still reaches the caller).
     promise.then(
-      () => op.ok.calls.inc(),
-      (err: unknown) => failed(op, err).calls.inc(),
+      () => record(op.ok, seconds),
+      (err: unknown) => record(failed(op, err), seconds),
     )
     return promise
   }
 
-  /** A call counted and timed from `start`. */
-  #time<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
-    if (this.#sync) {
-      // A local store does its work inside the call; timing the call is timing the work.
-      const seconds = (performance.now() - start) / 1000
-      op.untilTimed = LOCAL_SAMPLE
-      if (!op.mayRefuse) {
-        record(op.ok, seconds)
-        return promise
-      }
-      promise.then(
-        () => record(op.ok, seconds),
-        (err: unknown) => record(failed(op, err), seconds),
-      )
-      return promise
-    }
+  /** A remote store's call, counted and timed from `start` until its promise settles. */
+  #remote<T>(op: OperationSeries, start: number, promise: Promise<T>): Promise<T> {
     return promise.then(
       (value) => {
         record(op.ok, (performance.now() - start) / 1000)
@@ -213,9 +207,10 @@ export class TimedStore implements Store {
   }
 }
 
+/** Count a call into `outcome`, and its time when it was timed (`seconds` ≥ 0). */
 function record(outcome: OutcomeSeries, seconds: number): void {
   outcome.calls.inc()
-  outcome.seconds.observe(seconds)
+  if (seconds >= 0) outcome.seconds.observe(seconds)
 }
 
 /** The series of a rejected call: `refused` for a refusal for room, else `error`. */
