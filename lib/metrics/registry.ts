@@ -59,12 +59,20 @@ export class Scalar {
   }
 }
 
-/** A histogram series: non-cumulative bucket counts (cumulated when written), sum and count. */
+/**
+ * A histogram series: non-cumulative bucket counts (cumulated when written), sum and count. Bounds
+ * and counts are Float64Arrays of its own: every series then hands `observe` the same kinds of
+ * array, and V8 keeps its loads inline. With plain arrays (the family's frozen copy of its bounds,
+ * or the caller's array) `observe` met more than one kind, and its loads went through V8's keyed
+ * load stub: ~100 instructions a request more, by `npm run bench:instructions`.
+ */
 export class HistogramSeries {
-  readonly counts: number[]
+  readonly counts: Float64Array
+  readonly bounds: Float64Array
   sum = 0
-  constructor(readonly labels: string[], readonly bounds: readonly number[]) {
-    this.counts = new Array<number>(bounds.length + 1).fill(0)
+  constructor(readonly labels: string[], bounds: readonly number[]) {
+    this.bounds = Float64Array.from(bounds)
+    this.counts = new Float64Array(bounds.length + 1)
   }
   observe(value: number): void {
     const bounds = this.bounds
