@@ -208,8 +208,9 @@ try {
   // The median, and with several processes their min–max.
   const spread = (values) => `${k(median(values))}${RUNS === 1 ? '' : ` (${k(Math.min(...values))}–${k(Math.max(...values))})`}`
   for (const name of names) {
-    const n = median(runs[name].map(serving))
-    console.log(`| ${name} | ${spread(runs[name].map(serving))} | ${(n / plain).toFixed(3)} | ${name === 'plain' ? '–' : k(n - plain)} | ${spread(runs[name].map((r) => r.compiling))} | ${k(median(runs[name].map((r) => r.total)))} |`)
+    const values = runs[name].map(serving)
+    const n = median(values)
+    console.log(`| ${name} | ${spread(values)} | ${(n / plain).toFixed(3)} | ${name === 'plain' ? '–' : k(n - plain)} | ${spread(runs[name].map((r) => r.compiling))} | ${k(median(runs[name].map((r) => r.total)))} |`)
   }
 } finally {
   rmSync(usersFile, { force: true })

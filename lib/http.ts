@@ -135,6 +135,12 @@ export function lingerOnClose(socket: Socket): void {
   socket.destroySoon = lingeringDestroySoon
 }
 
+/** The refusal of a body we stop reading (415, 413, 408): its reply closes the connection, lingering. */
+function refusal(req: IncomingMessage, status: number, message: string): HttpError {
+  lingerOnClose(req.socket)
+  return new HttpError(status, message, { headers: CLOSE })
+}
+
 function lingeringDestroySoon(this: Socket): void {
   // The write half: FIN once the reply is flushed (a no-op on a socket already ended).
   this.end()
@@ -168,13 +174,11 @@ export function isJsonContentType(header: string | undefined): boolean {
 export function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOptions = {}): Promise<unknown> {
   const { limitBytes = 16 * 1024, timeoutMs = 10_000 } = options
   if (!isJsonContentType(req.headers['content-type'])) {
-    lingerOnClose(req.socket)
-    return Promise.reject(new HttpError(415, 'Content-Type must be application/json', { headers: CLOSE }))
+    return Promise.reject(refusal(req, 415, 'Content-Type must be application/json'))
   }
   // Node's parser has already rejected a non-numeric or conflicting Content-Length (400).
   if (Number(req.headers['content-length'] ?? 0) > limitBytes) {
-    lingerOnClose(req.socket)
-    return Promise.reject(new HttpError(413, 'Request body too large', { headers: CLOSE }))
+    return Promise.reject(refusal(req, 413, 'Request body too large'))
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = []
@@ -187,12 +191,11 @@ export function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOptions 
       cleanup()
       // Discard whatever still arrives, until the connection closes (lingerOnClose).
       req.resume()
-      if (err.headers === CLOSE) lingerOnClose(req.socket)
       reject(err)
     }
     const onData = (chunk: Buffer): void => {
       size += chunk.length
-      if (size > limitBytes) fail(new HttpError(413, 'Request body too large', { headers: CLOSE }))
+      if (size > limitBytes) fail(refusal(req, 413, 'Request body too large'))
       else chunks.push(chunk)
     }
     const onEnd = (): void => {
@@ -205,7 +208,7 @@ export function readJsonBody(req: IncomingMessage, options: ReadJsonBodyOptions 
     }
     // 'close' before 'end' (or 'error'): the client disconnected; nobody will read the reply.
     const onAbort = (): void => fail(new HttpError(400, 'Request aborted'))
-    const timer = setTimeout(() => fail(new HttpError(408, 'Request body timeout', { headers: CLOSE })), timeoutMs)
+    const timer = setTimeout(() => fail(refusal(req, 408, 'Request body timeout')), timeoutMs)
     timer.unref()
     req.on('data', onData).on('end', onEnd).on('error', onAbort).on('close', onAbort)
   })

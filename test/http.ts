@@ -175,7 +175,9 @@ interface Flood {
  * A client that writes `head`, then `frame` after `frame` as fast as the socket takes them (as
  * curl or a browser uploading a file does), reading whatever comes back, until the connection
  * closes or `maxFrames` are written. `allowHalfOpen`: keep writing after the server's FIN, as a
- * client that never looks at the reply does.
+ * client that never looks at the reply does. Not `streamRequest` (test/fixtures/adversarial.ts):
+ * that one pauses after each piece so it reads an early answer before writing on, which is the
+ * very race this client must run into.
  */
 async function flood(port: number, head: string, frame: Buffer, maxFrames: number, allowHalfOpen = false): Promise<Flood> {
   const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen })
